@@ -4,6 +4,12 @@
 //! Suricata rules (`rules` parses them, `detect` runs them) and alerts go out in Suricata's
 //! formats (`output`). See ARCHITECTURE.md for the map.
 
+pub mod applayer;
 pub mod capture;
+pub mod config;
 pub mod decode;
+pub mod detect;
+pub mod flow;
+pub mod output;
+pub mod replay;
 pub mod rules;

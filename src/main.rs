@@ -1,1 +1,164 @@
-fn main(){}
+//! The `ravn` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use log::{info, warn};
+
+use ravn::config::Config;
+use ravn::replay;
+use ravn::rules;
+
+#[derive(Parser)]
+#[command(
+    name = "ravn",
+    version,
+    about = "Network-security sensor for the Raspberry Pi: \
+    TZSP/pcap in, Suricata-compatible alerts out"
+)]
+struct Cli {
+    /// More log output (-v info, -vv debug). RUST_LOG overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args)]
+struct ConfigArgs {
+    /// Config file (default: /etc/ravn/ravn.toml if it exists, else built-in defaults)
+    #[arg(short = 'c', long = "config")]
+    config: Option<PathBuf>,
+    /// Override a config key, as Suricata's --set: e.g. vars.address-groups.HOME_NET=[10.0.0.0/8]
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Read a capture file and write alerts, like `suricata -r`.
+    Replay {
+        /// pcap or pcapng file
+        #[arg(short = 'r', value_name = "FILE")]
+        pcap: PathBuf,
+        /// Rule file to use instead of the configured ones (repeatable), like Suricata's -S
+        #[arg(short = 'S', value_name = "FILE")]
+        exclusive_rules: Vec<PathBuf>,
+        /// Rule file to add to the configured ones (repeatable), like Suricata's -s
+        #[arg(short = 's', value_name = "FILE")]
+        extra_rules: Vec<PathBuf>,
+        /// Log directory (default: outputs.log-dir)
+        #[arg(short = 'l', value_name = "DIR")]
+        log_dir: Option<PathBuf>,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// Rule tools.
+    Rules {
+        #[command(subcommand)]
+        cmd: RulesCmd,
+    },
+    /// Print the effective configuration (defaults, file and --set) as TOML.
+    Config {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCmd {
+    /// Report which rules load and which are skipped, and why.
+    Check {
+        /// Rule files
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write the rules that loaded, verbatim, to FILE (to give Suricata the same set)
+        #[arg(long, value_name = "FILE")]
+        write_loaded: Option<PathBuf>,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+}
+
+fn load_config(a: &ConfigArgs) -> Result<Config, String> {
+    Config::load(a.config.as_deref(), &a.set).map_err(|e| format!("config: {e}"))
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.cmd {
+        Cmd::Replay {
+            pcap,
+            exclusive_rules,
+            extra_rules,
+            log_dir,
+            cfg,
+        } => {
+            let config = load_config(&cfg)?;
+            let mut files = if exclusive_rules.is_empty() {
+                config.rule_paths()
+            } else {
+                exclusive_rules
+            };
+            files.extend(extra_rules);
+            let dir = log_dir.unwrap_or_else(|| config.outputs.log_dir.clone());
+            let s = replay::run(&pcap, &files, &dir, &config).map_err(|e| e.to_string())?;
+            if let Some(off) = s.truncated_at {
+                warn!(
+                    "{}: last record truncated at byte offset {off}; everything before it was processed",
+                    pcap.display()
+                );
+            }
+            info!(
+                "{} packets, {} alerts, {} rules loaded ({} skipped) in {:.3} s, run {:.3} s",
+                s.packets, s.alerts, s.rules_loaded, s.rules_skipped, s.rule_load_secs, s.run_secs
+            );
+            Ok(())
+        }
+        Cmd::Rules {
+            cmd:
+                RulesCmd::Check {
+                    files,
+                    write_loaded,
+                    cfg,
+                },
+        } => {
+            let config = load_config(&cfg)?;
+            let classes = replay::load_classifications(&config).map_err(|e| e.to_string())?;
+            let vars = config.rule_vars();
+            let paths: Vec<&std::path::Path> = files.iter().map(|p| p.as_path()).collect();
+            let loaded = rules::load_files(&paths, &vars, Some(&classes))
+                .map_err(|e| format!("rules: {e}"))?;
+            print!("{}", rules::check::report(&loaded));
+            if let Some(out) = write_loaded {
+                rules::check::write_loaded(&loaded, &out)
+                    .map_err(|e| format!("{}: {e}", out.display()))?;
+            }
+            Ok(())
+        }
+        Cmd::Config { cfg } => {
+            let config = load_config(&cfg)?;
+            print!("{}", config.to_toml());
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+        .format_timestamp(None)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ravn: error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -131,6 +131,33 @@ pub struct Packet<'a> {
 }
 
 impl<'a> Packet<'a> {
+    /// A packet over `frame` with nothing decoded yet (`len` is the frame's length).
+    pub fn new(ts: Timestamp, frame: &'a [u8]) -> Packet<'a> {
+        Packet {
+            ts,
+            frame,
+            len: u32::try_from(frame.len()).unwrap_or(u32::MAX),
+            vlan: [0; 3],
+            vlan_count: 0,
+            ip: None,
+            l4: L4::None,
+            payload: &[],
+            tzsp: false,
+        }
+    }
+
+    /// The VLAN ids present, outermost first.
+    pub fn vlans(&self) -> &[u16] {
+        &self.vlan[..usize::from(self.vlan_count).min(self.vlan.len())]
+    }
+
+    pub fn udp(&self) -> Option<&UdpHdr> {
+        match &self.l4 {
+            L4::Udp(u) => Some(u),
+            _ => None,
+        }
+    }
+
     pub fn src_port(&self) -> Option<u16> {
         match self.l4 {
             L4::Tcp(t) => Some(t.src_port),

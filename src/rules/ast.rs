@@ -218,7 +218,11 @@ pub enum IpProtoMatch {
 pub enum Match {
     Content(Content),
     /// `isdataat:[!]N[,relative][,rawbytes]`
-    IsDataAt { n: u32, relative: bool, negated: bool },
+    IsDataAt {
+        n: u32,
+        relative: bool,
+        negated: bool,
+    },
     Dsize(NumCmp<u16>),
     Itype(NumCmp<u8>),
     Icode(NumCmp<u8>),
@@ -233,7 +237,10 @@ pub enum Match {
     SameIp,
     FragBits(FragBitsMatch),
     /// `window:[!]N`
-    Window { value: u16, negated: bool },
+    Window {
+        value: u16,
+        negated: bool,
+    },
     Ack(u32),
     Seq(u32),
     TcpMss(NumCmp<u16>),

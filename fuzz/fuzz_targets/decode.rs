@@ -1,0 +1,68 @@
+//! Fuzz target for the capture readers and the decoder: the input is decoded as a frame of
+//! every link type, then read as a capture file (pcap or pcapng, through `open_reader` over a
+//! Cursor) and each frame decoded. Nothing may panic.
+#![no_main]
+
+use std::io::Cursor;
+
+use libfuzzer_sys::fuzz_target;
+use ravn::capture::{open_reader, Frame, LinkType, Timestamp};
+use ravn::decode::{Decoder, DecoderConfig};
+
+const LINKS: [LinkType; 8] = [
+    LinkType::Ethernet,
+    LinkType::Raw,
+    LinkType::Ipv4,
+    LinkType::Ipv6,
+    LinkType::Sll,
+    LinkType::Sll2,
+    LinkType::Null,
+    LinkType::Other(147),
+];
+
+fn check(p: &ravn::decode::Packet<'_>, data: &[u8]) {
+    // The views borrow the input; lengths stay within it.
+    assert!(p.payload.len() <= data.len());
+    assert!(p.frame.len() <= data.len());
+    assert!(p.vlan_count <= 3);
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut dec = Decoder::new();
+    // A second decoder with TZSP off, so both paths are exercised on the same bytes.
+    let mut plain = Decoder::with_config(DecoderConfig {
+        tzsp: false,
+        ..DecoderConfig::default()
+    });
+    for link in LINKS {
+        let frame = Frame {
+            ts: Timestamp::default(),
+            link,
+            data,
+            orig_len: data.len() as u32,
+        };
+        check(&dec.decode(&frame), data);
+        check(&plain.decode(&frame), data);
+    }
+    if let Ok(mut src) = open_reader(Cursor::new(data.to_vec()), "fuzz") {
+        let mut n = 0;
+        loop {
+            match src.next_frame() {
+                Ok(Some(frame)) => {
+                    let p = dec.decode(&frame);
+                    assert!(p.payload.len() <= frame.data.len());
+                    n += 1;
+                    if n > 10_000 {
+                        break;
+                    }
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        // After the end or an error the source stays finished.
+        assert!(matches!(src.next_frame(), Ok(None)));
+    }
+    let mut total = 0;
+    dec.stats.for_each(|_, v| total += v);
+    assert!(total > 0);
+});

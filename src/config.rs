@@ -1,0 +1,300 @@
+//! ravn.toml: every key has a default, so ravn runs without a config file.
+//!
+//! Keys are kebab-case and nested like Suricata's YAML (`vars.address-groups.HOME_NET`,
+//! `outputs.fast.enabled`). `--set key=value` overrides any key after the file is read, as
+//! Suricata's `--set` does. A bad value or unknown key is an error that names the key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::flow::Timeouts;
+use crate::output::OutputConfig;
+use crate::rules::Vars;
+
+/// Where ravn looks for its config when `-c` is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/ravn/ravn.toml";
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Config {
+    pub vars: VarsConfig,
+    pub rules: RulesConfig,
+    pub outputs: OutputConfig,
+    pub decoder: DecoderConfig,
+    pub flow: FlowConfig,
+}
+
+/// Address and port variables. Names not given keep Suricata's defaults.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct VarsConfig {
+    pub address_groups: BTreeMap<String, VarValue>,
+    pub port_groups: BTreeMap<String, VarValue>,
+}
+
+/// A variable's value: text, or a bare number as Suricata's YAML allows (`SSH_PORTS: 22`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum VarValue {
+    Text(String),
+    Number(i64),
+}
+
+impl VarValue {
+    pub fn text(&self) -> String {
+        match self {
+            VarValue::Text(s) => s.clone(),
+            VarValue::Number(n) => n.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct RulesConfig {
+    /// Directory that relative `rule-files` are taken from.
+    pub default_rule_path: PathBuf,
+    pub rule_files: Vec<PathBuf>,
+    /// `classification.config`; when the file is absent, ravn's built-in copy is used.
+    pub classification_file: PathBuf,
+    pub reference_config_file: PathBuf,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig {
+            default_rule_path: PathBuf::from("/etc/ravn/rules"),
+            rule_files: vec![PathBuf::from("heartbeat.rules")],
+            classification_file: PathBuf::from("/etc/ravn/rules/classification.config"),
+            reference_config_file: PathBuf::from("/etc/ravn/rules/reference.config"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct DecoderConfig {
+    /// Decapsulate TZSP (MikroTik packet streaming) found on `tzsp-port`.
+    pub tzsp: bool,
+    pub tzsp_port: u16,
+}
+
+impl Default for DecoderConfig {
+    fn default() -> Self {
+        DecoderConfig {
+            tzsp: true,
+            tzsp_port: 37008,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct FlowConfig {
+    /// Flow slots, preallocated; when full the oldest flow is evicted.
+    pub max_flows: usize,
+    pub timeouts: Timeouts,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            max_flows: 65_536,
+            timeouts: Timeouts::default(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Parse a `--set` value: a TOML value when it is one (`true`, `42`, `["a"]`), else text.
+fn parse_set_value(v: &str) -> toml::Value {
+    let doc = format!("v = {v}");
+    match doc.parse::<toml::Table>() {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(v.into())),
+        Err(_) => toml::Value::String(v.to_string()),
+    }
+}
+
+fn apply_set(root: &mut toml::Table, key: &str, value: &str) -> Result<(), ConfigError> {
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(ConfigError(format!("--set {key}: empty key segment")));
+    }
+    let mut table = root;
+    for seg in &parts[..parts.len() - 1] {
+        let entry = table
+            .entry(seg.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = match entry {
+            toml::Value::Table(t) => t,
+            _ => return Err(ConfigError(format!("--set {key}: `{seg}` is not a table"))),
+        };
+    }
+    let leaf = parts[parts.len() - 1];
+    // keep strings for variables, whatever they look like
+    let v = if parts.first() == Some(&"vars") {
+        toml::Value::String(value.to_string())
+    } else {
+        parse_set_value(value)
+    };
+    table.insert(leaf.to_string(), v);
+    Ok(())
+}
+
+impl Config {
+    /// Load from an optional file plus `--set` overrides (`key=value`).
+    /// Without a file, `/etc/ravn/ravn.toml` is read if it exists, else the defaults apply.
+    pub fn load(path: Option<&Path>, sets: &[String]) -> Result<Config, ConfigError> {
+        let (text, origin) = match path {
+            Some(p) => (
+                std::fs::read_to_string(p)
+                    .map_err(|e| ConfigError(format!("{}: {e}", p.display())))?,
+                p.display().to_string(),
+            ),
+            None if Path::new(DEFAULT_CONFIG_PATH).exists() => (
+                std::fs::read_to_string(DEFAULT_CONFIG_PATH)
+                    .map_err(|e| ConfigError(format!("{DEFAULT_CONFIG_PATH}: {e}")))?,
+                DEFAULT_CONFIG_PATH.to_string(),
+            ),
+            None => (String::new(), "built-in defaults".to_string()),
+        };
+        Self::from_str_with_sets(&text, &origin, sets)
+    }
+
+    pub fn from_str_with_sets(
+        text: &str,
+        origin: &str,
+        sets: &[String],
+    ) -> Result<Config, ConfigError> {
+        let mut root: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError(format!("{origin}: {e}")))?;
+        for s in sets {
+            let (k, v) = s
+                .split_once('=')
+                .ok_or_else(|| ConfigError(format!("--set {s}: expected key=value")))?;
+            apply_set(&mut root, k.trim(), v.trim())?;
+        }
+        let de = toml::Value::Table(root);
+        let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            ConfigError(format!("{origin}: key `{path}`: {}", e.into_inner()))
+        })?;
+        cfg.validate(origin)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        if self.flow.max_flows == 0 {
+            return Err(ConfigError(format!(
+                "{origin}: key `flow.max-flows`: must be at least 1"
+            )));
+        }
+        let vars = self.rule_vars();
+        for name in self.vars.address_groups.keys() {
+            crate::rules::parse_address(&format!("${name}"), &vars).map_err(|e| {
+                ConfigError(format!("{origin}: key `vars.address-groups.{name}`: {e}"))
+            })?;
+        }
+        for name in self.vars.port_groups.keys() {
+            crate::rules::parse_port(&format!("${name}"), &vars).map_err(|e| {
+                ConfigError(format!("{origin}: key `vars.port-groups.{name}`: {e}"))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Suricata's default variables overlaid with the configured ones.
+    pub fn rule_vars(&self) -> Vars {
+        let mut v = Vars::suricata_default();
+        for (k, val) in &self.vars.address_groups {
+            v.set_address(k, &val.text());
+        }
+        for (k, val) in &self.vars.port_groups {
+            v.set_port(k, &val.text());
+        }
+        v
+    }
+
+    /// The configured rule files, relative ones taken from `default-rule-path`.
+    pub fn rule_paths(&self) -> Vec<PathBuf> {
+        self.rules
+            .rule_files
+            .iter()
+            .map(|f| {
+                if f.is_absolute() {
+                    f.clone()
+                } else {
+                    self.rules.default_rule_path.join(f)
+                }
+            })
+            .collect()
+    }
+
+    /// The full configuration as TOML (for `ravn config show`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_without_file() {
+        let c = Config::from_str_with_sets("", "t", &[]).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.decoder.tzsp_port, 37008);
+    }
+
+    #[test]
+    fn set_overrides_like_suricata() {
+        let c = Config::from_str_with_sets(
+            "[outputs]\nappend = true\n",
+            "t",
+            &[
+                "vars.address-groups.HOME_NET=[10.0.0.0/8]".into(),
+                "outputs.append=false".into(),
+                "flow.max-flows=10".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.vars.address_groups["HOME_NET"],
+            VarValue::Text("[10.0.0.0/8]".into())
+        );
+        assert!(!c.outputs.append);
+        assert_eq!(c.flow.max_flows, 10);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = Config::from_str_with_sets("[flow]\nmax-flows = \"many\"\n", "x.toml", &[])
+            .unwrap_err();
+        assert!(e.0.contains("flow.max-flows"), "{e}");
+        let e = Config::from_str_with_sets("[outputs]\nbogus = 1\n", "x.toml", &[]).unwrap_err();
+        assert!(e.0.contains("bogus"), "{e}");
+        let e = Config::from_str_with_sets(
+            "",
+            "x.toml",
+            &["vars.address-groups.HOME_NET=[10.0.0.0/33]".into()],
+        )
+        .unwrap_err();
+        assert!(e.0.contains("vars.address-groups.HOME_NET"), "{e}");
+    }
+}

@@ -1,0 +1,123 @@
+//! Packet-header keywords (ip, tcp and icmp families): one predicate per keyword over the
+//! decoded `Packet`. Parsing lives in `rules::keywords`; this is the matching half.
+
+use crate::decode::{Packet, L4};
+use crate::rules::ast::{FlagsMode, FragBitsMatch, IpProtoMatch, Match, TcpFlagsMatch};
+
+/// Evaluate one non-payload keyword. Payload keywords (`content`, `isdataat`) are not
+/// handled here and return true.
+pub fn matches(m: &Match, p: &Packet<'_>) -> bool {
+    match m {
+        Match::Content(_) | Match::IsDataAt { .. } => true,
+        Match::Dsize(cmp) => {
+            let len = p.payload.len().min(u16::MAX as usize) as u16;
+            // dsize only applies to packets with a transport payload notion
+            p.ip.is_some() && cmp.matches(len)
+        }
+        Match::Itype(cmp) => p.icmp().is_some_and(|i| cmp.matches(i.icmp_type)),
+        Match::Icode(cmp) => p.icmp().is_some_and(|i| cmp.matches(i.code)),
+        Match::IcmpId(id) => icmp_echo_like(p).is_some_and(|(pid, _)| pid == *id),
+        Match::IcmpSeq(seq) => icmp_echo_like(p).is_some_and(|(_, pseq)| pseq == *seq),
+        Match::Flags(f) => p.tcp().is_some_and(|t| tcp_flags(f, t.flags)),
+        Match::Ttl(cmp) => p.ip.is_some_and(|ip| cmp.matches(ip.ttl)),
+        Match::IpOpts(bit) => {
+            p.ip.is_some_and(|ip| ip.version == 4 && ip.ipopts & *bit != 0)
+        }
+        Match::IpProto(m) => p.ip.is_some_and(|ip| match *m {
+            IpProtoMatch::Eq(v) => ip.proto == v,
+            IpProtoMatch::Ne(v) => ip.proto != v,
+            IpProtoMatch::Lt(v) => ip.proto < v,
+            IpProtoMatch::Gt(v) => ip.proto > v,
+        }),
+        Match::SameIp => p.ip.is_some_and(|ip| ip.src == ip.dst),
+        Match::FragBits(f) => p.ip.is_some_and(|ip| frag_bits(f, ip.frag_flags)),
+        Match::Window { value, negated } => {
+            p.tcp().is_some_and(|t| (t.window == *value) != *negated)
+        }
+        Match::Ack(v) => p.tcp().is_some_and(|t| t.ack == *v),
+        Match::Seq(v) => p.tcp().is_some_and(|t| t.seq == *v),
+        Match::TcpMss(cmp) => p
+            .tcp()
+            .and_then(|t| t.mss)
+            .is_some_and(|mss| cmp.matches(mss)),
+    }
+}
+
+/// (id, seq) of an ICMP message whose bytes 4..8 carry them, as Suricata's icmp_id/icmp_seq.
+fn icmp_echo_like(p: &Packet<'_>) -> Option<(u16, u16)> {
+    let L4::Icmp(i) = p.l4 else { return None };
+    let v6 = p.ip?.proto == 58;
+    let ok = if v6 {
+        matches!(i.icmp_type, 128 | 129)
+    } else {
+        // echo reply, echo, timestamp, timestamp reply, info request/reply, address mask
+        matches!(i.icmp_type, 0 | 8 | 13 | 14 | 15 | 16 | 17 | 18)
+    };
+    ok.then_some((i.id, i.seq))
+}
+
+fn tcp_flags(f: &TcpFlagsMatch, wire: u8) -> bool {
+    // As Suricata's FlagsMatch: `flags:0` (or a modifier with no flags) against a packet
+    // with any flag set only matches under `!`, before the ignore mask applies.
+    if f.flags == 0 && wire != 0 {
+        return f.mode == FlagsMode::Not;
+    }
+    let flags = wire & !f.ignore;
+    match f.mode {
+        FlagsMode::None => flags == 0,
+        FlagsMode::Exact => flags == f.flags,
+        FlagsMode::Plus => flags & f.flags == f.flags,
+        FlagsMode::Any => flags & f.flags != 0,
+        FlagsMode::Not => flags & f.flags != f.flags,
+    }
+}
+
+fn frag_bits(f: &FragBitsMatch, wire: u8) -> bool {
+    let bits = wire & 0x7;
+    match f.mode {
+        FlagsMode::None => bits == 0,
+        FlagsMode::Exact => bits == f.bits,
+        // Suricata's `+` also requires some bit beyond the named ones
+        FlagsMode::Plus => bits & f.bits == f.bits && bits > f.bits,
+        FlagsMode::Any => bits & f.bits != 0,
+        FlagsMode::Not => bits & f.bits != f.bits,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::packet::tcpflag::*;
+
+    #[test]
+    fn flags_modes() {
+        let m = |flags, mode| TcpFlagsMatch {
+            flags,
+            ignore: 0,
+            mode,
+        };
+        assert!(tcp_flags(&m(SYN, FlagsMode::Exact), SYN));
+        assert!(!tcp_flags(&m(SYN, FlagsMode::Exact), SYN | ACK));
+        assert!(tcp_flags(&m(SYN, FlagsMode::Plus), SYN | ACK));
+        assert!(tcp_flags(&m(SYN | FIN, FlagsMode::Any), FIN | ACK));
+        assert!(tcp_flags(&m(SYN, FlagsMode::Not), ACK));
+        assert!(!tcp_flags(&m(SYN, FlagsMode::Not), SYN | ACK));
+        assert!(tcp_flags(&m(0, FlagsMode::None), 0));
+        let ign = TcpFlagsMatch {
+            flags: SYN,
+            ignore: CWR | ECE,
+            mode: FlagsMode::Exact,
+        };
+        assert!(tcp_flags(&ign, SYN | ECE | CWR));
+    }
+
+    #[test]
+    fn fragbits_modes() {
+        let f = |bits, mode| FragBitsMatch { bits, mode };
+        assert!(frag_bits(&f(0x2, FlagsMode::Exact), 0x2));
+        assert!(!frag_bits(&f(0x2, FlagsMode::Exact), 0x3));
+        assert!(frag_bits(&f(0x1, FlagsMode::Plus), 0x3));
+        assert!(!frag_bits(&f(0x1, FlagsMode::Plus), 0x1));
+        assert!(frag_bits(&f(0x1, FlagsMode::Not), 0x2));
+    }
+}

@@ -1,0 +1,238 @@
+//! Offline replay: a capture file through decode, flow, detection and the outputs — what
+//! `suricata -r` does, and what `ravn replay` runs.
+
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use log::{info, warn};
+
+use crate::capture::{self, Timestamp};
+use crate::config::Config;
+use crate::decode::{Decoder, DecoderConfig, L4};
+use crate::detect::{Engine, PacketAlerts};
+use crate::flow::FlowTable;
+use crate::output::stats::{Counters, EngineInfo};
+use crate::output::{AlertRecord, Outputs};
+use crate::rules::{self, Classifications};
+
+/// The classification.config ravn ships (used when the configured file is absent).
+pub const BUILTIN_CLASSIFICATION: &str = include_str!("../rules/classification.config");
+
+#[derive(Debug)]
+pub struct ReplayError(pub String);
+
+impl std::fmt::Display for ReplayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ReplayError {}
+
+/// What a replay did.
+#[derive(Debug, Clone, Default)]
+pub struct ReplaySummary {
+    pub packets: u64,
+    pub alerts: u64,
+    pub rules_loaded: usize,
+    pub rules_skipped: usize,
+    /// Byte offset of an incomplete last record, if the file ended inside one.
+    pub truncated_at: Option<u64>,
+    pub rule_load_secs: f64,
+    pub run_secs: f64,
+}
+
+pub fn now() -> Timestamp {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp {
+        secs: d.as_secs() as i64,
+        nanos: d.subsec_nanos(),
+    }
+}
+
+/// Load the classification config: the configured file, or the built-in copy when the file
+/// does not exist.
+pub fn load_classifications(cfg: &Config) -> Result<Classifications, ReplayError> {
+    let path = &cfg.rules.classification_file;
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Classifications::parse(&text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            info!(
+                "{} not found, using the built-in classification.config",
+                path.display()
+            );
+            Ok(Classifications::parse(BUILTIN_CLASSIFICATION))
+        }
+        Err(e) => Err(ReplayError(format!("{}: {e}", path.display()))),
+    }
+}
+
+/// Rules loaded from files, with the skipped ones reported.
+pub struct LoadedRules {
+    pub rules: Vec<rules::ast::Rule>,
+    pub skipped: usize,
+    pub secs: f64,
+}
+
+pub fn load_rules(
+    files: &[PathBuf],
+    cfg: &Config,
+    classes: &Classifications,
+) -> Result<LoadedRules, ReplayError> {
+    let t0 = Instant::now();
+    let vars = cfg.rule_vars();
+    let paths: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+    let loaded = rules::load_files(&paths, &vars, Some(classes))
+        .map_err(|e| ReplayError(format!("rules: {e}")))?;
+    let mut all = Vec::new();
+    let mut skipped = 0;
+    for rf in loaded {
+        for s in &rf.skipped {
+            warn!("{}: rule skipped: {}", s.origin, s.skip.reason);
+        }
+        skipped += rf.skipped.len();
+        all.extend(rf.loaded);
+    }
+    Ok(LoadedRules {
+        rules: all,
+        skipped,
+        secs: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// Replay `pcap` with `rule_files` into `log_dir`.
+pub fn run(
+    pcap: &Path,
+    rule_files: &[PathBuf],
+    log_dir: &Path,
+    cfg: &Config,
+) -> Result<ReplaySummary, ReplayError> {
+    let started = Instant::now();
+    let classes = load_classifications(cfg)?;
+    let loaded = load_rules(rule_files, cfg, &classes)?;
+    let reload_ts = now();
+    let mut summary = ReplaySummary {
+        rules_loaded: loaded.rules.len(),
+        rules_skipped: loaded.skipped,
+        rule_load_secs: loaded.secs,
+        ..Default::default()
+    };
+    info!(
+        "{} rules loaded, {} skipped, in {:.3} s",
+        summary.rules_loaded, summary.rules_skipped, summary.rule_load_secs
+    );
+    let mut engine = Engine::new(loaded.rules, &classes);
+
+    let mut source = capture::open(pcap).map_err(|e| ReplayError(e.to_string()))?;
+    let mut outputs =
+        Outputs::open(log_dir, &cfg.outputs).map_err(|e| ReplayError(e.to_string()))?;
+    let mut decoder = Decoder::with_config(DecoderConfig {
+        tzsp: cfg.decoder.tzsp,
+        tzsp_port: cfg.decoder.tzsp_port,
+        ..DecoderConfig::default()
+    });
+    let mut flows = FlowTable::new(cfg.flow.max_flows, cfg.flow.timeouts);
+    let mut alerts = PacketAlerts::new();
+    let mut pcap_cnt: u64 = 0;
+    let mut write_err: Option<std::io::Error> = None;
+
+    let result: Result<(), ReplayError> = loop {
+        let frame = match source.next_frame() {
+            Ok(Some(f)) => f,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(ReplayError(e.to_string())),
+        };
+        pcap_cnt += 1;
+        let p = decoder.decode(&frame);
+        let fref = flows.update(&p);
+        match fref {
+            Some(r) => {
+                let dir = r.dir;
+                engine.inspect(&p, Some((flows.get_mut(r), dir)), &mut alerts);
+            }
+            None => engine.inspect(&p, None, &mut alerts),
+        }
+        if alerts.is_empty() {
+            continue;
+        }
+        let Some(ip) = p.ip else { continue };
+        let flow = fref.map(|r| flows.get(r));
+        let icmp = match p.l4 {
+            L4::Icmp(i) => Some((i.icmp_type, i.code)),
+            _ => None,
+        };
+        let ports = match p.l4 {
+            L4::Tcp(t) => Some((t.src_port, t.dst_port)),
+            L4::Udp(u) => Some((u.src_port, u.dst_port)),
+            _ => None,
+        };
+        for hit in alerts.iter() {
+            let rec = AlertRecord {
+                ts: p.ts,
+                pcap_cnt: Some(pcap_cnt),
+                sig: &engine.sig(hit).info,
+                src: ip.src,
+                dst: ip.dst,
+                ports,
+                icmp,
+                proto: ip.proto,
+                vlan: &p.vlan[..p.vlan_count as usize],
+                flow,
+                direction: fref.map(|r| r.dir),
+                app_proto: flow.and_then(|f| f.app_proto),
+                pkt_src: "wire/pcap",
+            };
+            if let Err(e) = outputs.alert(&rec) {
+                write_err.get_or_insert(e);
+            }
+            summary.alerts += 1;
+        }
+    };
+    summary.packets = pcap_cnt;
+    summary.truncated_at = source.truncated();
+
+    // One stats event at exit, as Suricata writes it.
+    let mut counters = Counters::default();
+    decoder
+        .stats
+        .for_each_suricata(|name, v| counters.push(name.to_string(), v));
+    counters.push("flow.total", flows.stats.total);
+    counters.push("flow.active", flows.active() as u64);
+    counters.push("flow.tcp", flows.stats.tcp);
+    counters.push("flow.udp", flows.stats.udp);
+    counters.push("flow.icmpv4", flows.stats.icmpv4);
+    counters.push("flow.icmpv6", flows.stats.icmpv6);
+    counters.push("detect.alert", engine.stats.alerts);
+    counters.push(
+        "detect.alert_queue_overflow",
+        engine.stats.alert_queue_overflow,
+    );
+    counters.push("detect.alerts_suppressed", 0);
+    let mut line = String::new();
+    crate::output::stats::eve_line(
+        &mut line,
+        now(),
+        started.elapsed().as_secs(),
+        &counters,
+        &EngineInfo {
+            last_reload: reload_ts,
+            rules_loaded: summary.rules_loaded as u64,
+            rules_failed: summary.rules_skipped as u64,
+            rules_skipped: 0,
+        },
+    );
+    if let Err(e) = outputs.eve_raw(&line) {
+        write_err.get_or_insert(e);
+    }
+    if let Err(e) = outputs.flush() {
+        write_err.get_or_insert(e);
+    }
+    summary.run_secs = started.elapsed().as_secs_f64();
+    result?;
+    if let Some(e) = write_err {
+        return Err(ReplayError(format!("writing logs: {e}")));
+    }
+    Ok(summary)
+}

@@ -1,0 +1,672 @@
+//! One rule text → [`Rule`] or [`Skip`], following Suricata 7.0's `detect-parse.c`:
+//! the header is split with `SigParseToken`/`SigParseList`, the options with
+//! `SigParseOptions` (escaped `\;`, generic quoting and negation), `sid` is read in a first
+//! pass, then the header fields and the options are validated in rule order. The first
+//! problem decides the skip reason.
+
+use super::address::{parse_address_quirks, IpOnlyQuirks};
+use super::ast::{Action, Content, Direction, Match, Meta, NumCmp, Origin, PortSet, Proto, Rule};
+use super::classification::Classifications;
+use super::cnum::{eq_nocase, is_blank, is_space, show};
+use super::keywords::{self, flags, Entry};
+use super::port::parse_port;
+use super::vars::Vars;
+
+/// Suricata's `DETECT_MAX_RULE_SIZE`: longer rules are cut to 8191 bytes.
+pub const MAX_RULE_SIZE: usize = 8192;
+
+/// Why a rule is not loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skip {
+    /// Short grouping key: `flow`, `pcre`, `app-layer:http`, `syntax`, `unknown:foo`,
+    /// `invalid:depth`, `duplicate-sid`, ...
+    pub key: String,
+    /// Human-readable reason, e.g. `unsupported keyword 'flow'`.
+    pub reason: String,
+    pub kind: SkipKind,
+}
+
+/// Whether Suricata 7.0 would load the rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SkipKind {
+    /// Valid for Suricata, but uses something ravn does not implement.
+    Unsupported,
+    /// Suricata 7.0.10 rejects it too (syntax or semantic error).
+    Invalid,
+}
+
+impl Skip {
+    pub fn unsupported(key: impl Into<String>, reason: impl Into<String>) -> Skip {
+        Skip {
+            key: key.into(),
+            reason: reason.into(),
+            kind: SkipKind::Unsupported,
+        }
+    }
+    pub fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Skip {
+        Skip {
+            key: key.into(),
+            reason: reason.into(),
+            kind: SkipKind::Invalid,
+        }
+    }
+    pub(crate) fn syntax(reason: impl Into<String>) -> Skip {
+        Skip::invalid("syntax", format!("syntax: {}", reason.into()))
+    }
+    /// An invalid value for keyword `kw`.
+    pub(crate) fn kw(kw: &str, reason: impl Into<String>) -> Skip {
+        Skip::invalid(format!("invalid:{kw}"), format!("{kw}: {}", reason.into()))
+    }
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl std::error::Error for Skip {}
+
+/// Parse one rule with the given variables; `classifications` enables Suricata's classtype
+/// handling (priority from the class, best class on duplicates).
+pub fn parse_rule(
+    text: &str,
+    vars: &Vars,
+    classifications: Option<&Classifications>,
+) -> Result<Rule, Skip> {
+    parse_rule_bytes(text.as_bytes(), vars, classifications)
+}
+
+/// [`parse_rule`] on raw bytes (a rule that is not UTF-8 is rejected like Suricata does).
+pub fn parse_rule_bytes(
+    text: &[u8],
+    vars: &Vars,
+    classifications: Option<&Classifications>,
+) -> Result<Rule, Skip> {
+    // a C string ends at the first NUL
+    let raw = match text.iter().position(|&b| b == 0) {
+        Some(p) => &text[..p],
+        None => text,
+    };
+    let as_text = match std::str::from_utf8(raw) {
+        Ok(s) => s,
+        Err(_) => return Err(Skip::invalid("invalid:utf8", "rule is not valid UTF-8")),
+    };
+    if raw
+        .iter()
+        .any(|&b| (b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r') || b == 0x7f)
+    {
+        return Err(Skip::invalid(
+            "invalid:control-chars",
+            "rule contains invalid (control) characters",
+        ));
+    }
+    let s = &raw[..raw.len().min(MAX_RULE_SIZE - 1)];
+    let header = split_header(s)?;
+    let opts = split_options(header.opts)?;
+
+    // first pass: sid (and requires)
+    let mut sid: Option<u32> = None;
+    let mut requires = false;
+    for o in &opts {
+        if eq_nocase(o.name, "sid") {
+            let v = generic_value(o, "sid", 0)?;
+            let v = v.unwrap_or_default();
+            sid = Some(keywords::meta::parse_sid(v, sid)?);
+        } else if eq_nocase(o.name, "requires") {
+            requires = true;
+        }
+    }
+    let Some(sid) = sid else {
+        return Err(Skip::invalid(
+            "invalid:sid",
+            "signature missing required value \"sid\"",
+        ));
+    };
+    if requires {
+        return Err(Skip::unsupported(
+            "requires",
+            "unsupported keyword 'requires'",
+        ));
+    }
+
+    // header, in Suricata's order
+    let action = parse_action(header.action)?;
+    let (proto, proto_any) = parse_proto(header.proto)?;
+    let direction = match header.direction {
+        b"->" => Direction::Forward,
+        b"<>" => Direction::Both,
+        d => {
+            return Err(Skip::invalid(
+                "invalid:direction",
+                format!(
+                    "\"{}\" is not a valid direction modifier, \"->\" and \"<>\" are supported",
+                    show(d)
+                ),
+            ))
+        }
+    };
+    let addr = |t: &[u8], which: &str| {
+        parse_address_quirks(&show(t), vars)
+            .map_err(|e| Skip::invalid("invalid:address", format!("{which} address: {e}")))
+    };
+    let (src, q1) = addr(header.src, "source")?;
+    let (dst, q2) = addr(header.dst, "destination")?;
+    let port = |t: &[u8], which: &str| {
+        parse_port(&show(t), vars)
+            .map_err(|e| Skip::invalid("invalid:port", format!("{which} port: {e}")))
+    };
+    let src_ports = port(header.sp, "source")?;
+    let dst_ports = port(header.dp, "destination")?;
+
+    // second pass: every other option in order
+    let mut ctx = Ctx::new(proto.clone(), proto_any, classifications);
+    ctx.meta.sid = sid;
+    for o in &opts {
+        if eq_nocase(o.name, "sid") || eq_nocase(o.name, "requires") {
+            continue;
+        }
+        let Some(entry) = keywords::lookup(o.name) else {
+            let n = show(o.name);
+            return Err(Skip::invalid(
+                format!("unknown:{n}"),
+                format!("unknown keyword '{n}'"),
+            ));
+        };
+        let handler = match entry {
+            Entry::Unsupported(name) => {
+                return Err(Skip::unsupported(
+                    *name,
+                    format!("unsupported keyword '{name}'"),
+                ));
+            }
+            Entry::Supported(k) => k,
+        };
+        let value = generic_value_neg(o, handler.name, handler.flags, &mut ctx.negated)?;
+        (handler.setup)(&mut ctx, value)?;
+    }
+    ctx.finish()?;
+    // a rule without detection keywords is "IP-only" in Suricata, whose separate address
+    // parser drops or rejects a few constructs the normal one accepts
+    if ctx.matches.is_empty() && (q1 != IpOnlyQuirks::default() || q2 != IpOnlyQuirks::default()) {
+        return Err(Skip::unsupported(
+            "ip-only-address",
+            "IP-only rule with an IPv6 range or an empty '[]' in its addresses (Suricata's IP-only parser drops or rejects these)",
+        ));
+    }
+
+    // `<>` with identical sides is treated as `->` by Suricata
+    let direction =
+        if direction == Direction::Both && src == dst && same_ports(&src_ports, &dst_ports) {
+            Direction::Forward
+        } else {
+            direction
+        };
+
+    Ok(Rule {
+        action,
+        proto,
+        src,
+        src_ports,
+        direction,
+        dst,
+        dst_ports,
+        meta: ctx.meta,
+        matches: ctx.matches,
+        text: as_text.to_string(),
+        origin: Origin::default(),
+    })
+}
+
+fn same_ports(a: &PortSet, b: &PortSet) -> bool {
+    (a.any && b.any) || a.ranges == b.ranges
+}
+
+struct Header<'a> {
+    action: &'a [u8],
+    proto: &'a [u8],
+    src: &'a [u8],
+    sp: &'a [u8],
+    direction: &'a [u8],
+    dst: &'a [u8],
+    dp: &'a [u8],
+    opts: &'a [u8],
+}
+
+/// `SigParseToken`: whitespace-separated token.
+fn parse_token<'a>(input: &mut Option<&'a [u8]>) -> &'a [u8] {
+    let Some(mut s) = *input else { return b"" };
+    if s.is_empty() {
+        return b"";
+    }
+    while let Some((&c, rest)) = s.split_first() {
+        if is_blank(c) {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    match s
+        .iter()
+        .position(|&c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        Some(p) => {
+            *input = Some(&s[p + 1..]);
+            &s[..p]
+        }
+        None => {
+            *input = None;
+            s
+        }
+    }
+}
+
+/// `SigParseList`: a token that may be a `[...]` list containing spaces.
+fn parse_list<'a>(input: &mut Option<&'a [u8]>) -> &'a [u8] {
+    let Some(mut s) = *input else { return b"" };
+    if s.is_empty() {
+        return b"";
+    }
+    while let Some((&c, rest)) = s.split_first() {
+        if is_blank(c) {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    let mut in_list: i64 = 0;
+    for (i, &c) in s.iter().enumerate() {
+        match c {
+            b'[' => in_list += 1,
+            b']' => in_list -= 1,
+            b' ' if in_list == 0 => {
+                *input = Some(&s[i + 1..]);
+                return &s[..i];
+            }
+            _ => {}
+        }
+    }
+    *input = None;
+    b""
+}
+
+fn split_header(s: &[u8]) -> Result<Header<'_>, Skip> {
+    let mut idx = Some(s);
+    let action = parse_token(&mut idx);
+    let proto = parse_list(&mut idx);
+    let src = parse_list(&mut idx);
+    let sp = parse_list(&mut idx);
+    let direction = parse_token(&mut idx);
+    let dst = parse_list(&mut idx);
+    let dp = parse_list(&mut idx);
+    let Some(mut o) = idx else {
+        return Err(Skip::syntax("no rule options"));
+    };
+    while let Some((&c, rest)) = o.split_first() {
+        if is_space(c) || c == b'(' {
+            o = rest;
+        } else {
+            break;
+        }
+    }
+    while let Some((&c, rest)) = o.split_last() {
+        if is_space(c) || c == b')' {
+            o = rest;
+        } else {
+            break;
+        }
+    }
+    Ok(Header {
+        action,
+        proto,
+        src,
+        sp,
+        direction,
+        dst,
+        dp,
+        opts: o,
+    })
+}
+
+/// One `name[:value];` option as split by `SigParseOptions`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawOpt<'a> {
+    pub name: &'a [u8],
+    /// `None` when there is no `:`; the value has trailing blanks removed.
+    pub value: Option<&'a [u8]>,
+}
+
+fn split_options(mut s: &[u8]) -> Result<Vec<RawOpt<'_>>, Skip> {
+    let mut out = Vec::with_capacity(16);
+    while !s.is_empty() {
+        while let Some((&c, rest)) = s.split_first() {
+            if is_blank(c) {
+                s = rest;
+            } else {
+                break;
+            }
+        }
+        // find a ';' not preceded by '\'
+        let mut from = 0;
+        let end = loop {
+            match s[from..].iter().position(|&c| c == b';') {
+                None => return Err(Skip::syntax("no terminating \";\" found")),
+                Some(p) => {
+                    let at = from + p;
+                    if at > 0 && s[at - 1] == b'\\' {
+                        from = at + 1;
+                    } else {
+                        break at;
+                    }
+                }
+            }
+        };
+        let opt = &s[..end];
+        s = &s[end + 1..];
+        let (name, value) = match opt.iter().position(|&c| c == b':') {
+            Some(p) => (&opt[..p], Some(trim_end_blank(&opt[p + 1..]))),
+            None => (opt, None),
+        };
+        out.push(RawOpt {
+            name: trim_end_blank(name),
+            value,
+        });
+    }
+    Ok(out)
+}
+
+fn trim_end_blank(s: &[u8]) -> &[u8] {
+    let mut e = s.len();
+    while e > 0 && is_blank(s[e - 1]) {
+        e -= 1;
+    }
+    &s[..e]
+}
+
+/// Suricata's generic option checks (no value / unexpected value / quoting); returns the
+/// value handed to the keyword's setup (`None` for no value).
+fn generic_value<'a>(o: &RawOpt<'a>, name: &str, fl: u8) -> Result<Option<&'a [u8]>, Skip> {
+    let mut neg = false;
+    generic_value_neg(o, name, fl, &mut neg)
+}
+
+fn generic_value_neg<'a>(
+    o: &RawOpt<'a>,
+    name: &str,
+    fl: u8,
+    negated: &mut bool,
+) -> Result<Option<&'a [u8]>, Skip> {
+    let malformed = || Skip::kw(name, "invalid formatting or malformed option");
+    let has_value = o.value.is_some_and(|v| !v.is_empty());
+    if fl & (flags::NOOPT | flags::OPTIONAL_OPT) == 0 {
+        if !has_value {
+            return Err(malformed());
+        }
+    } else if fl & flags::NOOPT != 0 && has_value {
+        return Err(Skip::kw(name, "unexpected option (keyword takes no value)"));
+    }
+    *negated = false;
+    if !has_value {
+        return Ok(None);
+    }
+    let mut v = o.value.unwrap_or_default();
+    while let Some((&c, rest)) = v.split_first() {
+        if is_blank(c) {
+            v = rest;
+        } else {
+            break;
+        }
+    }
+    if v.is_empty() {
+        return Err(malformed());
+    }
+    if fl & flags::HANDLE_NEGATION != 0 && v[0] == b'!' {
+        *negated = true;
+        v = &v[1..];
+    }
+    while let Some((&c, rest)) = v.split_first() {
+        if is_blank(c) {
+            v = rest;
+        } else {
+            break;
+        }
+    }
+    if v.is_empty() {
+        return Err(malformed());
+    }
+    if fl & flags::QUOTES_MANDATORY != 0 && v[0] != b'"' {
+        return Err(Skip::kw(name, "value must be double quoted"));
+    }
+    if fl & (flags::QUOTES_OPTIONAL | flags::QUOTES_MANDATORY) != 0 && v[0] == b'"' {
+        let v2 = trim_end_blank(v);
+        if v2.last() != Some(&b'"') {
+            return Err(Skip::kw(
+                name,
+                "bad option value formatting (possible missing semicolon)",
+            ));
+        }
+        // a lone `"` is passed on as is
+        let inner = if v2.len() > 1 {
+            &v2[1..v2.len() - 1]
+        } else {
+            v2
+        };
+        if inner.is_empty() {
+            return Err(Skip::kw(name, "bad input (empty quoted value)"));
+        }
+        Ok(Some(inner))
+    } else {
+        if v[0] == b'"' {
+            return Err(Skip::kw(
+                name,
+                "quotes on a keyword that doesn't support them",
+            ));
+        }
+        Ok(Some(v))
+    }
+}
+
+fn parse_action(a: &[u8]) -> Result<Action, Skip> {
+    Ok(if eq_nocase(a, "alert") {
+        Action::Alert
+    } else if eq_nocase(a, "drop") {
+        Action::Drop
+    } else if eq_nocase(a, "pass") {
+        Action::Pass
+    } else if eq_nocase(a, "reject") {
+        Action::Reject
+    } else if eq_nocase(a, "rejectsrc") {
+        Action::RejectSrc
+    } else if eq_nocase(a, "rejectdst") {
+        Action::RejectDst
+    } else if eq_nocase(a, "rejectboth") {
+        Action::RejectBoth
+    } else if eq_nocase(a, "config") {
+        return Err(Skip::unsupported(
+            "action:config",
+            "unsupported action 'config'",
+        ));
+    } else {
+        return Err(Skip::invalid(
+            "invalid:action",
+            format!("an invalid action \"{}\" was given", show(a)),
+        ));
+    })
+}
+
+/// App-layer protocol names Suricata 7.0.10 accepts in the header with the default config.
+pub const APP_LAYER_PROTOS: &[&str] = &[
+    "http",
+    "http1",
+    "http2",
+    "ftp",
+    "smtp",
+    "tls",
+    "ssh",
+    "imap",
+    "smb",
+    "dcerpc",
+    "dns",
+    "nfs",
+    "ntp",
+    "ftp-data",
+    "tftp",
+    "ike",
+    "ikev2",
+    "krb5",
+    "quic",
+    "dhcp",
+    "snmp",
+    "sip",
+    "rfb",
+    "mqtt",
+    "telnet",
+    "rdp",
+    "bittorrent-dht",
+];
+
+/// App-layer protocols Suricata knows but whose detection is disabled in the default
+/// suricata.yaml: rules using them fail to load there.
+pub const DISABLED_APP_LAYER_PROTOS: &[&str] = &["modbus", "dnp3", "enip", "pgsql"];
+
+/// `DetectProtoParse` then app-layer names. Returns the protocol and whether it is an
+/// "any IP" protocol (`ip`, `ipv4`, `ipv6`: the ones `ip_proto` may refine).
+fn parse_proto(p: &[u8]) -> Result<(Proto, bool), Skip> {
+    let pr = if eq_nocase(p, "tcp") {
+        Proto::Tcp
+    } else if eq_nocase(p, "tcp-pkt") {
+        Proto::TcpPkt
+    } else if eq_nocase(p, "tcp-stream") {
+        Proto::TcpStream
+    } else if eq_nocase(p, "udp") {
+        Proto::Udp
+    } else if eq_nocase(p, "icmpv4") {
+        Proto::Icmpv4
+    } else if eq_nocase(p, "icmpv6") {
+        Proto::Icmpv6
+    } else if eq_nocase(p, "icmp") {
+        Proto::Icmp
+    } else if eq_nocase(p, "sctp") {
+        Proto::Sctp
+    } else if eq_nocase(p, "ipv4") || eq_nocase(p, "ip4") {
+        return Ok((Proto::Ipv4, true));
+    } else if eq_nocase(p, "ipv6") || eq_nocase(p, "ip6") {
+        return Ok((Proto::Ipv6, true));
+    } else if eq_nocase(p, "ip") || eq_nocase(p, "pkthdr") {
+        return Ok((Proto::Ip, true));
+    } else {
+        let name = show(p);
+        if APP_LAYER_PROTOS.contains(&name.as_str()) {
+            return Err(Skip::unsupported(
+                format!("app-layer:{name}"),
+                format!("app-layer protocol '{name}' not yet supported"),
+            ));
+        }
+        if DISABLED_APP_LAYER_PROTOS.contains(&name.as_str()) {
+            return Err(Skip::invalid(
+                format!("app-layer:{name}"),
+                format!(
+                    "app-layer protocol '{name}' is disabled in Suricata's default configuration"
+                ),
+            ));
+        }
+        return Err(Skip::invalid(
+            "invalid:protocol",
+            format!("protocol \"{name}\" cannot be used in a signature"),
+        ));
+    };
+    Ok((pr, false))
+}
+
+/// Parsing state shared by the keyword handlers.
+pub(crate) struct Ctx<'a> {
+    pub meta: Meta,
+    pub matches: Vec<Match>,
+    pub proto: Proto,
+    /// Header protocol was `ip`/`ipv4`/`ipv6` (`ip_proto` allowed).
+    pub proto_any: bool,
+    /// Value was prefixed by `!` (keywords with generic negation handling).
+    pub negated: bool,
+    pub classifications: Option<&'a Classifications>,
+    /// Index in `matches` of the last `content`.
+    pub last_content: Option<usize>,
+    pub msg_set: bool,
+    pub rev_set: bool,
+    pub explicit_priority: Option<i32>,
+    /// Priority of the kept classtype (for duplicate classtypes).
+    pub class_priority: Option<i64>,
+    pub target_set: bool,
+    /// A keyword that requires packet (not stream) inspection was seen.
+    pub require_packet: bool,
+    pub dsize: Option<NumCmp<u16>>,
+    pub ipproto_ops: Vec<u8>,
+    pub ipproto_values: Vec<(u8, u8)>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(proto: Proto, proto_any: bool, classifications: Option<&'a Classifications>) -> Ctx<'a> {
+        Ctx {
+            meta: Meta {
+                gid: 1,
+                ..Meta::default()
+            },
+            matches: Vec::with_capacity(8),
+            require_packet: matches!(proto, Proto::TcpPkt),
+            proto,
+            proto_any,
+            negated: false,
+            classifications,
+            last_content: None,
+            msg_set: false,
+            rev_set: false,
+            explicit_priority: None,
+            class_priority: None,
+            target_set: false,
+            dsize: None,
+            ipproto_ops: Vec::new(),
+            ipproto_values: Vec::new(),
+        }
+    }
+
+    /// The last `content` (what modifiers apply to).
+    pub fn last_content_mut(&mut self) -> Option<&mut Content> {
+        let i = self.last_content?;
+        match self.matches.get_mut(i) {
+            Some(Match::Content(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Post-parse validation (`SigValidate` and friends).
+    fn finish(&mut self) -> Result<(), Skip> {
+        if self.require_packet && self.proto == Proto::TcpStream {
+            return Err(Skip::invalid(
+                "invalid:tcp-stream",
+                "can't mix packet keywords with tcp-stream",
+            ));
+        }
+        keywords::payload::validate_dsize(self)?;
+        keywords::payload::first_relative_to_absolute(self);
+        // an explicit priority of -1 (e.g. `priority:4294967295`) means "default" (3)
+        let prio = match self.explicit_priority {
+            Some(-1) => Some(3),
+            Some(p) => Some(p as i64),
+            None => self.class_priority,
+        };
+        if let Some(p) = prio {
+            if !(0..=255).contains(&p) {
+                return Err(Skip::unsupported(
+                    "priority-range",
+                    format!("priority {p} does not fit ravn's 0-255 range"),
+                ));
+            }
+            self.meta.priority = Some(p as u8);
+        }
+        Ok(())
+    }
+}
+
+/// Helper for handlers: the value or a "needs a value" error.
+pub(crate) fn need<'v>(v: Option<&'v [u8]>, kw: &str) -> Result<&'v [u8], Skip> {
+    v.ok_or_else(|| Skip::kw(kw, "invalid formatting or malformed option"))
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every ravn test on a fresh Debian 12 machine, installing what the tests need first.
+# Run as root (apt-get, and later the network-namespace capture tests): sudo tests/run-all.sh
+# Environment: RAVN_FUZZ_SECS (default 60) bounds each fuzz target's run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# --- system packages: Suricata 7.0.10 (the reference) from bookworm-backports, tshark, scapy
+if ! command -v suricata >/dev/null || ! command -v tshark >/dev/null \
+   || ! command -v tcpreplay >/dev/null; then
+    if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        echo "deb http://deb.debian.org/debian bookworm-backports main" \
+            | as_root tee /etc/apt/sources.list.d/bookworm-backports.list >/dev/null
+    fi
+    as_root apt-get update -q
+    as_root apt-get install -y -q -t bookworm-backports suricata
+    as_root apt-get install -y -q tshark tcpreplay python3-scapy python3-jsonschema jq
+fi
+# the python3 first on PATH must have scapy and jsonschema (pyenv shims may hide Debian's)
+if ! python3 -c 'import scapy, jsonschema' 2>/dev/null; then
+    python3 -m pip install -q scapy jsonschema
+fi
+
+# --- Rust toolchain parts
+if command -v rustup >/dev/null; then
+    rustup component add rustfmt clippy >/dev/null 2>&1 || true
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --release
+
+# --- fuzzing, bounded (cargo-fuzz needs nightly features: RUSTC_BOOTSTRAP on stable)
+FUZZ_SECS="${RAVN_FUZZ_SECS:-60}"
+if [ "$FUZZ_SECS" -gt 0 ]; then
+    command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz
+    for target in decode rule_parse; do
+        echo "== fuzz $target for ${FUZZ_SECS}s"
+        (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- \
+            -max_total_time="$FUZZ_SECS" -rss_limit_mb=2048)
+    done
+fi
+echo "== all tests passed"
