@@ -79,6 +79,44 @@ impl FlowKey {
     }
 }
 
+/// TCP session state, as far as detection needs it (Suricata's `TcpSession::state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TcpState {
+    /// No session: the flow did not start with a SYN and midstream pickup is off.
+    None,
+    SynSent,
+    SynRecv,
+    Established,
+    /// FIN seen: established but closing.
+    Closing,
+    Closed,
+}
+
+/// Per-direction TCP sequence tracking (for `stream_size`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TcpSide {
+    pub isn: u32,
+    pub next_seq: u32,
+    pub isn_set: bool,
+}
+
+impl TcpSide {
+    fn update(&mut self, seq: u32, len: u32, syn_or_fin: bool) {
+        let end = seq.wrapping_add(len).wrapping_add(u32::from(syn_or_fin));
+        if !self.isn_set {
+            self.isn = seq;
+            self.isn_set = true;
+            self.next_seq = end;
+        } else if (end.wrapping_sub(self.next_seq) as i32) > 0 {
+            self.next_seq = end;
+        }
+    }
+    /// Bytes of sequence space seen (Suricata's `next_seq - isn`).
+    pub fn size(&self) -> u32 {
+        self.next_seq.wrapping_sub(self.isn)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlowState {
     New,
@@ -126,8 +164,38 @@ pub struct Flow {
     pub app_proto: Option<&'static str>,
     /// Identification was tried (and, if `app_proto` is None, failed).
     pub app_probed: bool,
-    tcp_syn_seen: bool,
-    tcp_synack_seen: bool,
+    pub tcp: TcpState,
+    pub tcp_client: TcpSide,
+    pub tcp_server: TcpSide,
+    /// A packet was seen in each direction (ICMP errors do not count).
+    seen_toserver: bool,
+    seen_toclient: bool,
+    /// Flowbits (indexes assigned by the detection engine).
+    pub bits: FlowBits,
+    lru: u32,
+}
+
+/// A small fixed bitset for flowbits; 256 distinct names per ruleset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowBits(pub [u64; 4]);
+
+impl FlowBits {
+    pub const CAPACITY: usize = 256;
+    pub fn get(&self, i: u16) -> bool {
+        let i = i as usize;
+        i < Self::CAPACITY && self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+    pub fn set(&mut self, i: u16, v: bool) {
+        let i = i as usize;
+        if i >= Self::CAPACITY {
+            return;
+        }
+        if v {
+            self.0[i / 64] |= 1 << (i % 64);
+        } else {
+            self.0[i / 64] &= !(1 << (i % 64));
+        }
+    }
 }
 
 /// Flow-table counters (Suricata's `flow.*` stats).
@@ -147,28 +215,53 @@ pub struct FlowStats {
 pub struct FlowRef {
     pub slot: u32,
     pub dir: Direction,
+    /// Suricata's FLOW_PKT_ESTABLISHED for this packet (`flow:established`).
+    pub established: bool,
+    /// The flow's TCP session is tracked (SYN seen, or midstream pickup).
+    pub stream: bool,
 }
 
 pub struct FlowTable {
     slots: Vec<Option<Flow>>,
-    index: HashMap<FlowKey, u32>,
+    index: HashMap<FlowKey, u32, BuildFastHasher>,
     free: Vec<u32>,
     timeouts: Timeouts,
+    midstream: bool,
     pub stats: FlowStats,
     next_id: u64,
+    /// Eviction hand: the next slot to consider when the table is full.
+    hand: usize,
+    /// A coarse clock for LRU approximation (packets seen).
+    tick: u32,
 }
+
+/// Slots examined per eviction; the least recently used of them goes.
+const EVICT_SCAN: usize = 32;
 
 impl FlowTable {
     pub fn new(max_flows: usize, timeouts: Timeouts) -> FlowTable {
+        Self::with_options(max_flows, timeouts, false)
+    }
+
+    /// `midstream`: pick up TCP sessions whose handshake was not seen (Suricata's
+    /// `stream.midstream`).
+    pub fn with_options(max_flows: usize, timeouts: Timeouts, midstream: bool) -> FlowTable {
         let max_flows = max_flows.max(1);
         FlowTable {
             slots: (0..max_flows).map(|_| None).collect(),
-            index: HashMap::with_capacity(max_flows),
+            index: HashMap::with_capacity_and_hasher(max_flows, BuildFastHasher),
             free: (0..max_flows as u32).rev().collect(),
             timeouts,
+            midstream,
             stats: FlowStats::default(),
             next_id: 1,
+            hand: 0,
+            tick: 0,
         }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
     }
 
     pub fn get(&self, r: FlowRef) -> &Flow {
@@ -207,6 +300,7 @@ impl FlowTable {
         let key = FlowKey::of(p)?;
         let ip = p.ip?;
         let src = (ip.src, p.src_port().unwrap_or(0));
+        self.tick = self.tick.wrapping_add(1);
         let slot = match self.index.get(&key).copied() {
             Some(s) => {
                 let expired = {
@@ -223,48 +317,66 @@ impl FlowTable {
             }
             None => self.create(key, src, p),
         };
+        let midstream = self.midstream;
+        let tick = self.tick;
         let f = self.slots[slot as usize].as_mut()?;
+        f.lru = tick;
         let dir = if src == f.client {
             Direction::ToServer
         } else {
             Direction::ToClient
         };
         f.last = p.ts;
+        // ICMP error messages do not make a direction "seen" (Suricata's FlowUpdateSeenFlag).
+        let counts_as_seen = match p.l4 {
+            L4::Icmp(i) if ip.proto == 1 => !matches!(i.icmp_type, 3 | 4 | 5 | 11 | 12),
+            _ => true,
+        };
         match dir {
             Direction::ToServer => {
                 f.pkts_toserver += 1;
                 f.bytes_toserver += p.len as u64;
+                f.seen_toserver |= counts_as_seen;
             }
             Direction::ToClient => {
                 f.pkts_toclient += 1;
                 f.bytes_toclient += p.len as u64;
+                f.seen_toclient |= counts_as_seen;
             }
         }
-        if let L4::Tcp(t) = p.l4 {
-            use crate::decode::packet::tcpflag::*;
-            if t.flags & (RST | FIN) != 0 {
-                f.state = FlowState::Closed;
-            } else if t.flags & SYN != 0 && t.flags & ACK == 0 {
-                f.tcp_syn_seen = true;
-            } else if t.flags & (SYN | ACK) == SYN | ACK {
-                f.tcp_synack_seen = true;
-            } else if t.flags & ACK != 0
-                && f.tcp_syn_seen
-                && f.tcp_synack_seen
-                && f.state == FlowState::New
-            {
+        let (established, stream) = if let L4::Tcp(t) = p.l4 {
+            let before = f.tcp;
+            tcp_track(f, dir, &t, p.payload.len() as u32, midstream);
+            // The packet completing the handshake is not yet "established", unless it
+            // carries data; packets after it are.
+            let est = before >= TcpState::Established
+                || (before == TcpState::SynRecv
+                    && f.tcp >= TcpState::Established
+                    && !p.payload.is_empty());
+            f.state = match f.tcp {
+                TcpState::Closed => FlowState::Closed,
+                TcpState::Established | TcpState::Closing => FlowState::Established,
+                _ => FlowState::New,
+            };
+            (est, f.tcp != TcpState::None)
+        } else {
+            if f.seen_toserver && f.seen_toclient {
                 f.state = FlowState::Established;
             }
-        } else if f.pkts_toserver > 0 && f.pkts_toclient > 0 && f.state == FlowState::New {
-            f.state = FlowState::Established;
-        }
+            (f.state == FlowState::Established, false)
+        };
         if let L4::Udp(u) = p.l4 {
             if !f.app_probed && !p.payload.is_empty() {
                 f.app_probed = true;
                 f.app_proto = crate::applayer::probe_udp(u.src_port, u.dst_port, p.payload);
             }
         }
-        Some(FlowRef { slot, dir })
+        Some(FlowRef {
+            slot,
+            dir,
+            established,
+            stream,
+        })
     }
 
     fn remove(&mut self, slot: u32) {
@@ -274,22 +386,34 @@ impl FlowTable {
         }
     }
 
+    /// Make room when every slot is in use: look at the next few slots from the hand and
+    /// evict the least recently used of them. Bounded work per packet, memory stays flat.
+    fn evict_one(&mut self) -> u32 {
+        let n = self.slots.len();
+        let mut victim = self.hand % n;
+        let mut oldest = u32::MAX;
+        for k in 0..EVICT_SCAN.min(n) {
+            let i = (self.hand + k) % n;
+            if let Some(f) = &self.slots[i] {
+                let age = self.tick.wrapping_sub(f.lru);
+                if oldest == u32::MAX || age > self.tick.wrapping_sub(oldest) {
+                    oldest = f.lru;
+                    victim = i;
+                }
+            }
+        }
+        self.hand = (victim + 1) % n;
+        self.stats.evicted += 1;
+        self.remove(victim as u32);
+        victim as u32
+    }
+
     fn create(&mut self, key: FlowKey, client: (IpAddr, u16), p: &Packet<'_>) -> u32 {
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
-                // Full: evict the least recently seen flow.
-                let victim = self
-                    .slots
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, f)| f.as_ref().map(|f| (f.last, i)))
-                    .min()
-                    .map(|(_, i)| i as u32)
-                    .unwrap_or(0);
-                self.stats.evicted += 1;
-                self.remove(victim);
-                self.free.pop().unwrap_or(victim)
+                let v = self.evict_one();
+                self.free.pop().unwrap_or(v)
             }
         };
         let server = if key.lo == client { key.hi } else { key.lo };
@@ -322,8 +446,13 @@ impl FlowTable {
             alerted: false,
             app_proto: None,
             app_probed: false,
-            tcp_syn_seen: false,
-            tcp_synack_seen: false,
+            tcp: TcpState::None,
+            tcp_client: TcpSide::default(),
+            tcp_server: TcpSide::default(),
+            seen_toserver: false,
+            seen_toclient: false,
+            bits: FlowBits::default(),
+            lru: self.tick,
         });
         self.index.insert(key, slot);
         slot
@@ -332,6 +461,105 @@ impl FlowTable {
     /// Every live flow, for end-of-run accounting.
     pub fn flows(&self) -> impl Iterator<Item = &Flow> {
         self.slots.iter().flatten()
+    }
+}
+
+/// The TCP state machine, reduced to what detection observes: handshake, establishment,
+/// closing, and sequence progress per side.
+fn tcp_track(f: &mut Flow, dir: Direction, t: &crate::decode::TcpHdr, len: u32, midstream: bool) {
+    use crate::decode::packet::tcpflag::*;
+    let syn = t.flags & SYN != 0;
+    let ack = t.flags & ACK != 0;
+    let fin = t.flags & FIN != 0;
+    let rst = t.flags & RST != 0;
+    match f.tcp {
+        TcpState::None => {
+            if syn && !ack && dir == Direction::ToServer {
+                f.tcp = TcpState::SynSent;
+            } else if midstream && !rst {
+                f.tcp = TcpState::Established;
+            }
+        }
+        TcpState::SynSent => {
+            if syn && ack && dir == Direction::ToClient {
+                f.tcp = TcpState::SynRecv;
+            }
+        }
+        TcpState::SynRecv => {
+            if ack && !syn && dir == Direction::ToServer {
+                f.tcp = TcpState::Established;
+            }
+        }
+        TcpState::Established => {
+            if fin {
+                f.tcp = TcpState::Closing;
+            }
+        }
+        TcpState::Closing | TcpState::Closed => {}
+    }
+    if rst && f.tcp != TcpState::None {
+        f.tcp = TcpState::Closed;
+    }
+    if f.tcp != TcpState::None {
+        let side = match dir {
+            Direction::ToServer => &mut f.tcp_client,
+            Direction::ToClient => &mut f.tcp_server,
+        };
+        side.update(t.seq, len, syn || fin);
+    }
+}
+
+/// FxHash-style hasher for flow keys: the key is not attacker-chosen in a way that
+/// matters here (a flood is bounded by the table size), and speed per packet does.
+#[derive(Clone, Copy, Default)]
+pub struct BuildFastHasher;
+
+impl std::hash::BuildHasher for BuildFastHasher {
+    type Hasher = FastHasher;
+    fn build_hasher(&self) -> FastHasher {
+        FastHasher(0)
+    }
+}
+
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        // final avalanche so the low bits hashbrown uses are well mixed
+        let mut x = self.0;
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.add(i as u64);
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+}
+
+impl FastHasher {
+    #[inline]
+    fn add(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 }
 

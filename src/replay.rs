@@ -9,7 +9,7 @@ use log::{info, warn};
 use crate::capture::{self, Timestamp};
 use crate::config::Config;
 use crate::decode::{Decoder, DecoderConfig, L4};
-use crate::detect::{Engine, PacketAlerts};
+use crate::detect::{Engine, FlowCtx, PacketAlerts};
 use crate::flow::FlowTable;
 use crate::output::stats::{Counters, EngineInfo};
 use crate::output::{AlertRecord, Outputs};
@@ -147,13 +147,12 @@ pub fn run(
         pcap_cnt += 1;
         let p = decoder.decode(&frame);
         let fref = flows.update(&p);
-        match fref {
-            Some(r) => {
-                let dir = r.dir;
-                engine.inspect(&p, Some((flows.get_mut(r), dir)), &mut alerts);
-            }
-            None => engine.inspect(&p, None, &mut alerts),
-        }
+        let fctx = fref.map(|r| FlowCtx {
+            dir: r.dir,
+            established: r.established,
+            flow: flows.get_mut(r),
+        });
+        engine.inspect(&p, fctx, &mut alerts);
         if alerts.is_empty() {
             continue;
         }

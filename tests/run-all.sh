@@ -34,7 +34,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
 echo "== cargo test"
-cargo test --release
+cargo test --profile ci
 
 # --- fuzzing, bounded (cargo-fuzz needs nightly features: RUSTC_BOOTSTRAP on stable)
 FUZZ_SECS="${RAVN_FUZZ_SECS:-60}"

@@ -7,12 +7,14 @@
 
 pub mod header;
 pub mod payload;
+pub mod prefilter;
 
 use crate::decode::{Packet, L4};
 use crate::flow::{Direction, Flow};
 use crate::rules::ast::{self, Action, AddrSet, Match, PortSet, Proto, Rule};
 use crate::rules::classification::Classifications;
 use payload::{PayloadKeyword, PayloadProgram};
+use prefilter::{AddrIndex, DirClass, PacketKey, Prefilter, PrefilterSig, Side};
 
 /// Suricata's default `packet-alert-max`.
 pub const PACKET_ALERT_MAX: usize = 15;
@@ -83,6 +85,11 @@ pub struct Signature {
     payload: PayloadProgram,
     /// No detection keywords at all: Suricata inspects it once per flow direction.
     pub ip_only: bool,
+    /// The prefilter pattern: the explicit `fast_pattern` (chopped), else the longest
+    /// positive content. Always a necessary condition of the signature.
+    fast_pattern: Option<(Vec<u8>, bool)>,
+    /// Restricted to one flow direction (`flow:to_server` / `to_client`).
+    dir_class: DirClass,
 }
 
 impl Signature {
@@ -105,6 +112,7 @@ impl Signature {
             }
         }
         let payload = PayloadProgram::compile(&pkws);
+        let fast_pattern = choose_fast_pattern(&rule.matches);
         let class = rule.meta.classtype.as_deref().and_then(|c| classes.get(c));
         let priority = rule
             .meta
@@ -138,6 +146,8 @@ impl Signature {
             header,
             payload,
             ip_only,
+            fast_pattern,
+            dir_class: DirClass::Both,
         }
     }
 
@@ -181,6 +191,32 @@ impl Signature {
         }
         true
     }
+}
+
+/// Suricata's fast pattern choice, reduced to what matters for correctness: an explicit
+/// `fast_pattern` wins (with its chop), else the longest positive content.
+fn choose_fast_pattern(ms: &[Match]) -> Option<(Vec<u8>, bool)> {
+    let contents = ms.iter().filter_map(|m| match m {
+        Match::Content(c) if !c.negated && !c.pattern.is_empty() => Some(c),
+        _ => None,
+    });
+    let mut best: Option<&ast::Content> = None;
+    for c in contents {
+        if let Some(fp) = c.fast_pattern {
+            let pat = match fp.chop {
+                Some((off, len)) => {
+                    let (o, l) = (off as usize, len as usize);
+                    c.pattern.get(o..o + l).unwrap_or(&c.pattern).to_vec()
+                }
+                None => c.pattern.clone(),
+            };
+            return Some((pat, c.nocase));
+        }
+        if best.is_none_or(|b| c.pattern.len() > b.pattern.len()) {
+            best = Some(c);
+        }
+    }
+    best.map(|c| (c.pattern.clone(), c.nocase))
 }
 
 fn port_ok(set: &PortSet, port: Option<u16>) -> bool {
@@ -272,31 +308,36 @@ pub struct DetectStats {
 
 pub struct Engine {
     sigs: Vec<Signature>,
-    /// Signatures inspected on every packet, by protocol bucket.
-    by_proto: ProtoBuckets,
-    /// IP-only signatures (inspected on the first packet of each flow direction).
-    ip_only: Vec<u32>,
+    prefilter: Prefilter,
+    /// IP-only signatures by the narrower of their address sides.
+    iponly_by_src: AddrIndex,
+    iponly_by_dst: AddrIndex,
+    /// IP-only signatures with both sides broad (checked on every first packet).
+    iponly_always: Vec<u32>,
+    /// Scratch: candidates of the current packet.
+    cand: Vec<u32>,
     pub stats: DetectStats,
 }
 
-#[derive(Default)]
-struct ProtoBuckets {
-    tcp: Vec<u32>,
-    udp: Vec<u32>,
-    icmp4: Vec<u32>,
-    icmp6: Vec<u32>,
-    other: Vec<u32>,
+/// What detection knows about the packet's flow.
+pub struct FlowCtx<'f> {
+    pub flow: &'f mut Flow,
+    pub dir: Direction,
+    /// Suricata's FLOW_PKT_ESTABLISHED.
+    pub established: bool,
 }
 
-impl ProtoBuckets {
-    fn for_proto(&self, proto: u8) -> &[u32] {
-        match proto {
-            6 => &self.tcp,
-            17 => &self.udp,
-            1 => &self.icmp4,
-            58 => &self.icmp6,
-            _ => &self.other,
-        }
+fn buckets_for(p: ProtoFilter) -> &'static [usize] {
+    match p {
+        ProtoFilter::Any | ProtoFilter::Ipv4 | ProtoFilter::Ipv6 => &[0, 1, 2, 3, 4],
+        ProtoFilter::L4(1, Some(58)) => &[2, 3],
+        ProtoFilter::L4(a, _) => match prefilter::bucket_of(a) {
+            0 => &[0],
+            1 => &[1],
+            2 => &[2],
+            3 => &[3],
+            _ => &[4],
+        },
     }
 }
 
@@ -310,42 +351,60 @@ impl Engine {
             .collect();
         sigs.sort_by_key(|(i, s)| (action_rank(s.info.action), s.info.priority, *i));
         let sigs: Vec<Signature> = sigs.into_iter().map(|(_, s)| s).collect();
-        let mut by_proto = ProtoBuckets::default();
-        let mut ip_only = Vec::new();
+        let mut pf_sigs = Vec::new();
+        let mut by_src: Vec<(&AddrSet, u32)> = Vec::new();
+        let mut by_dst: Vec<(&AddrSet, u32)> = Vec::new();
+        let mut iponly_always = Vec::new();
         for (i, s) in sigs.iter().enumerate() {
             let i = i as u32;
             if s.ip_only {
-                ip_only.push(i);
+                let (ws, wd) = (
+                    prefilter::addr_weight(&s.src),
+                    prefilter::addr_weight(&s.dst),
+                );
+                let narrow_is_src = ws <= wd;
+                let narrow = if narrow_is_src { &s.src } else { &s.dst };
+                if narrow.any || prefilter::addr_weight(narrow) > 16_777_216.0 {
+                    iponly_always.push(i);
+                } else if s.bidirectional {
+                    by_src.push((narrow, i));
+                    by_dst.push((narrow, i));
+                } else if narrow_is_src {
+                    by_src.push((narrow, i));
+                } else {
+                    by_dst.push((narrow, i));
+                }
                 continue;
             }
-            let admits = |proto: u8| match s.proto {
-                ProtoFilter::Any | ProtoFilter::Ipv4 | ProtoFilter::Ipv6 => true,
-                ProtoFilter::L4(a, b) => proto == a || Some(proto) == b,
+            let port_key = if s.bidirectional {
+                None
+            } else if !s.dp.any {
+                Some((Side::Dst, s.dp.clone()))
+            } else if !s.sp.any {
+                Some((Side::Src, s.sp.clone()))
+            } else {
+                None
             };
-            if admits(6) {
-                by_proto.tcp.push(i);
-            }
-            if admits(17) {
-                by_proto.udp.push(i);
-            }
-            if admits(1) {
-                by_proto.icmp4.push(i);
-            }
-            if admits(58) {
-                by_proto.icmp6.push(i);
-            }
-            if matches!(
-                s.proto,
-                ProtoFilter::Any | ProtoFilter::Ipv4 | ProtoFilter::Ipv6
-            ) || matches!(s.proto, ProtoFilter::L4(a, _) if ![6, 17, 1, 58].contains(&a))
-            {
-                by_proto.other.push(i);
+            for &b in buckets_for(s.proto) {
+                pf_sigs.push(PrefilterSig {
+                    sig: i,
+                    bucket: b,
+                    dir: s.dir_class,
+                    port_key: if b <= 1 { port_key.clone() } else { None },
+                    fast_pattern: s.fast_pattern.clone(),
+                });
             }
         }
+        let prefilter = Prefilter::build(sigs.len(), pf_sigs);
+        let iponly_by_src = AddrIndex::build(&by_src);
+        let iponly_by_dst = AddrIndex::build(&by_dst);
         Engine {
+            prefilter,
+            iponly_by_src,
+            iponly_by_dst,
+            iponly_always,
+            cand: Vec::with_capacity(sigs.len().min(4096)),
             sigs,
-            by_proto,
-            ip_only,
             stats: DetectStats::default(),
         }
     }
@@ -362,39 +421,68 @@ impl Engine {
         &self.sigs[hit.sig as usize]
     }
 
-    /// Inspect one packet. `flow` is the packet's flow and direction, if it has one.
-    /// The alerts to log are left in `out`.
-    pub fn inspect(
-        &mut self,
-        p: &Packet<'_>,
-        flow: Option<(&mut Flow, Direction)>,
-        out: &mut PacketAlerts,
-    ) {
+    /// Prefilter groups built (for diagnostics).
+    pub fn group_count(&self) -> usize {
+        self.prefilter.group_count()
+    }
+
+    /// Inspect one packet. The alerts to log are left in `out`.
+    pub fn inspect(&mut self, p: &Packet<'_>, flow: Option<FlowCtx<'_>>, out: &mut PacketAlerts) {
         out.clear();
         let Some(ip) = p.ip else { return };
         let mut flow = flow;
-        if let Some((f, _)) = &flow {
-            if f.pass {
+        if let Some(fc) = &flow {
+            if fc.flow.pass {
                 return;
             }
         }
         // IP-only signatures: once per flow direction (every packet when there is no flow).
         let first_in_dir = match &mut flow {
-            Some((f, Direction::ToServer)) => !std::mem::replace(&mut f.iponly_toserver, true),
-            Some((f, Direction::ToClient)) => !std::mem::replace(&mut f.iponly_toclient, true),
+            Some(fc) => match fc.dir {
+                Direction::ToServer => !std::mem::replace(&mut fc.flow.iponly_toserver, true),
+                Direction::ToClient => !std::mem::replace(&mut fc.flow.iponly_toclient, true),
+            },
             None => true,
         };
         if first_in_dir {
-            for &i in &self.ip_only {
-                let s = &self.sigs[i as usize];
-                if s.matches(p) {
+            self.cand.clear();
+            self.cand.extend_from_slice(&self.iponly_always);
+            self.cand
+                .extend_from_slice(self.iponly_by_src.lookup(ip.src));
+            self.cand
+                .extend_from_slice(self.iponly_by_dst.lookup(ip.dst));
+            // bidirectional IP-only signatures are indexed under both sides
+            for &i in self
+                .iponly_by_src
+                .lookup(ip.dst)
+                .iter()
+                .chain(self.iponly_by_dst.lookup(ip.src))
+            {
+                if self.sigs[i as usize].bidirectional {
+                    self.cand.push(i);
+                }
+            }
+            self.cand.sort_unstable();
+            self.cand.dedup();
+            for &i in &self.cand {
+                if self.sigs[i as usize].matches(p) {
                     out.push(i);
                 }
             }
         }
-        for &i in self.by_proto.for_proto(ip.proto) {
-            let s = &self.sigs[i as usize];
-            if s.matches(p) {
+        let key = PacketKey {
+            proto: ip.proto,
+            to_server: flow.as_ref().map(|fc| fc.dir == Direction::ToServer),
+            ports: match p.l4 {
+                L4::Tcp(t) => Some((t.src_port, t.dst_port)),
+                L4::Udp(u) => Some((u.src_port, u.dst_port)),
+                _ => None,
+            },
+            payload: p.payload,
+        };
+        self.prefilter.candidates(&key, &mut self.cand);
+        for &i in &self.cand {
+            if self.sigs[i as usize].matches(p) {
                 out.push(i);
             }
         }
@@ -411,14 +499,14 @@ impl Engine {
             let pass_sig = out.hits[pos];
             out.hits.truncate(pos);
             if self.sigs[pass_sig as usize].ip_only {
-                if let Some((f, _)) = &mut flow {
-                    f.pass = true;
+                if let Some(fc) = &mut flow {
+                    fc.flow.pass = true;
                 }
             }
         }
         if !out.hits.is_empty() {
-            if let Some((f, _)) = &mut flow {
-                f.alerted = true;
+            if let Some(fc) = &mut flow {
+                fc.flow.alerted = true;
             }
         }
         self.stats.alerts += out.hits.len() as u64;

@@ -1,0 +1,602 @@
+//! Candidate selection: which signatures a packet can possibly match.
+//!
+//! Signatures are grouped by protocol bucket, flow direction and port (the dst port set, or
+//! the src port set when the destination is `any`); each group has one Aho-Corasick
+//! automaton over its signatures' fast patterns and a list of signatures without one.
+//! A packet visits the groups for its protocol, its direction and its ports (found by
+//! binary search over port intervals), runs each automaton once over the payload, and
+//! gets back candidate signatures in signature order. A fast pattern is always a necessary
+//! condition of its signature (a positive content, or an explicit `fast_pattern`), so
+//! verification of the candidates gives exactly the result of checking every signature.
+//!
+//! IP-only signatures are indexed by address (`AddrIndex`): sorted address intervals, each
+//! with the signatures covering it — the flattened form of a prefix trie.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+
+use crate::rules::ast::{AddrSet, PortSet};
+
+/// Which flow direction a signature is restricted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DirClass {
+    Both = 0,
+    ToServer = 1,
+    ToClient = 2,
+}
+
+/// What the prefilter needs to know about one signature.
+#[derive(Debug, Clone)]
+pub struct PrefilterSig {
+    pub sig: u32,
+    pub bucket: usize,
+    pub dir: DirClass,
+    /// The dst port set when it is not `any`, else the src port set when not `any`.
+    pub port_key: Option<(Side, PortSet)>,
+    /// The fast pattern (already chopped) and whether it is case-insensitive.
+    pub fast_pattern: Option<(Vec<u8>, bool)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Side {
+    Dst,
+    Src,
+}
+
+/// Protocol buckets: tcp, udp, icmpv4, icmpv6, other.
+pub const BUCKETS: usize = 5;
+
+pub fn bucket_of(proto: u8) -> usize {
+    match proto {
+        6 => 0,
+        17 => 1,
+        1 => 2,
+        58 => 3,
+        _ => 4,
+    }
+}
+
+/// A pattern searched on its own (SIMD memmem / memchr), stopping at the first hit.
+struct Single {
+    /// Lowercased when `nocase`.
+    pat: Vec<u8>,
+    nocase: bool,
+    finder: memchr::memmem::Finder<'static>,
+    sigs: Vec<u32>,
+}
+
+impl Single {
+    fn found(&self, hay: &[u8]) -> bool {
+        if self.nocase {
+            super::payload::find_nocase(hay, &self.pat).is_some()
+        } else {
+            self.finder.find(hay).is_some()
+        }
+    }
+}
+
+/// Groups with at most this many distinct patterns search them one by one.
+const SINGLES_MAX: usize = 12;
+/// Patterns this short go to single searches even in big groups: in an overlapping
+/// automaton they would report a match at nearly every byte.
+const SHORT_PATTERN: usize = 3;
+
+struct Group {
+    /// Automaton over the distinct fast patterns (all case-insensitive; verification
+    /// checks case later), or None when no signature has one.
+    ac: Option<AhoCorasick>,
+    singles: Vec<Single>,
+    /// For each automaton pattern: the signatures having it, ascending.
+    pattern_sigs: Vec<Vec<u32>>,
+    /// Signatures without a fast pattern, ascending.
+    always: Vec<u32>,
+}
+
+impl Group {
+    fn build(mut members: Vec<(u32, Option<(Vec<u8>, bool)>)>) -> Group {
+        members.sort_by_key(|m| m.0);
+        let mut always = Vec::new();
+        // distinct (pattern, nocase) -> signatures
+        let mut distinct: std::collections::BTreeMap<(Vec<u8>, bool), Vec<u32>> =
+            std::collections::BTreeMap::new();
+        for (sig, fp) in members {
+            match fp {
+                Some((p, nocase)) if !p.is_empty() => {
+                    let key: Vec<u8> = if nocase {
+                        p.iter().map(|b| b.to_ascii_lowercase()).collect()
+                    } else {
+                        p
+                    };
+                    distinct.entry((key, nocase)).or_default().push(sig);
+                }
+                _ => always.push(sig),
+            }
+        }
+        let few = distinct.len() <= SINGLES_MAX;
+        let mut singles = Vec::new();
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut pattern_sigs: Vec<Vec<u32>> = Vec::new();
+        for ((pat, nocase), sigs) in distinct {
+            if few || pat.len() <= SHORT_PATTERN {
+                singles.push(Single {
+                    finder: memchr::memmem::Finder::new(&pat).into_owned(),
+                    pat,
+                    nocase,
+                    sigs,
+                });
+            } else {
+                patterns.push(pat);
+                pattern_sigs.push(sigs);
+            }
+        }
+        let ac = if patterns.is_empty() {
+            None
+        } else {
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .ascii_case_insensitive(true)
+                .kind(Some(if patterns.len() <= 2000 {
+                    AhoCorasickKind::DFA
+                } else {
+                    AhoCorasickKind::ContiguousNFA
+                }))
+                .build(&patterns)
+                .ok()
+        };
+        if ac.is_none() {
+            // could not build: every member becomes an always-candidate
+            for s in pattern_sigs.drain(..).flatten() {
+                always.push(s);
+            }
+            always.sort_unstable();
+        }
+        Group {
+            ac,
+            singles,
+            pattern_sigs,
+            always,
+        }
+    }
+}
+
+/// Sorted port intervals, each with the groups whose port set covers it.
+#[derive(Default)]
+struct PortTable {
+    /// Start of each elementary interval (ascending, first is 0).
+    starts: Vec<u16>,
+    /// For each interval: index into `lists`.
+    list_of: Vec<u32>,
+    lists: Vec<Vec<u32>>,
+}
+
+impl PortTable {
+    fn build(entries: &[(PortSet, u32)]) -> PortTable {
+        let mut bounds: Vec<u32> = vec![0];
+        for (ps, _) in entries {
+            for &(lo, hi) in &ps.ranges {
+                bounds.push(lo as u32);
+                bounds.push(hi as u32 + 1);
+            }
+        }
+        bounds.sort_unstable();
+        bounds.dedup();
+        bounds.retain(|&b| b <= u16::MAX as u32);
+        let mut starts = Vec::with_capacity(bounds.len());
+        let mut list_of = Vec::with_capacity(bounds.len());
+        let mut lists: Vec<Vec<u32>> = Vec::new();
+        let mut dedup: std::collections::HashMap<Vec<u32>, u32> = std::collections::HashMap::new();
+        for &b in &bounds {
+            let p = b as u16;
+            let mut gs: Vec<u32> = entries
+                .iter()
+                .filter(|(ps, _)| ps.contains(p))
+                .map(|(_, g)| *g)
+                .collect();
+            gs.sort_unstable();
+            gs.dedup();
+            let id = *dedup.entry(gs.clone()).or_insert_with(|| {
+                lists.push(gs);
+                (lists.len() - 1) as u32
+            });
+            starts.push(p);
+            list_of.push(id);
+        }
+        PortTable {
+            starts,
+            list_of,
+            lists,
+        }
+    }
+
+    fn lookup(&self, port: u16) -> &[u32] {
+        let i = self.starts.partition_point(|&s| s <= port);
+        if i == 0 {
+            return &[];
+        }
+        &self.lists[self.list_of[i - 1] as usize]
+    }
+}
+
+/// Groups of one (bucket, direction class).
+#[derive(Default)]
+struct DirGroups {
+    any: Option<u32>,
+    dst: PortTable,
+    src: PortTable,
+}
+
+pub struct Prefilter {
+    groups: Vec<Group>,
+    /// [bucket][dir class]
+    table: Vec<[DirGroups; 3]>,
+    /// Per-signature stamp of the last packet that made it a candidate.
+    stamp: Vec<u32>,
+    epoch: u32,
+}
+
+/// What the caller knows about the packet.
+#[derive(Debug, Clone, Copy)]
+pub struct PacketKey<'a> {
+    pub proto: u8,
+    /// None when the packet has no flow direction (no flow).
+    pub to_server: Option<bool>,
+    pub ports: Option<(u16, u16)>,
+    pub payload: &'a [u8],
+}
+
+impl Prefilter {
+    pub fn build(nsigs: usize, sigs: Vec<PrefilterSig>) -> Prefilter {
+        use std::collections::BTreeMap;
+        // group key: (bucket, dir, side/portset or any)
+        #[derive(PartialEq, Eq, PartialOrd, Ord)]
+        struct Key(usize, DirClass, Option<(Side, Vec<(u16, u16)>)>);
+        let mut members: BTreeMap<Key, Vec<(u32, Option<(Vec<u8>, bool)>)>> = BTreeMap::new();
+        let mut port_sets: BTreeMap<Key, PortSet> = BTreeMap::new();
+        for s in sigs {
+            let k = Key(
+                s.bucket,
+                s.dir,
+                s.port_key
+                    .as_ref()
+                    .map(|(side, ps)| (*side, ps.ranges.clone())),
+            );
+            if let Some((_, ps)) = &s.port_key {
+                port_sets.insert(
+                    Key(
+                        s.bucket,
+                        s.dir,
+                        s.port_key
+                            .as_ref()
+                            .map(|(side, ps)| (*side, ps.ranges.clone())),
+                    ),
+                    ps.clone(),
+                );
+            }
+            members.entry(k).or_default().push((s.sig, s.fast_pattern));
+        }
+        let mut groups = Vec::new();
+        let mut table: Vec<[DirGroups; 3]> = (0..BUCKETS).map(|_| Default::default()).collect();
+        let mut side_entries: BTreeMap<(usize, DirClass, Side), Vec<(PortSet, u32)>> =
+            BTreeMap::new();
+        for (k, m) in members {
+            let gid = groups.len() as u32;
+            groups.push(Group::build(m));
+            match &k.2 {
+                None => table[k.0][k.1 as usize].any = Some(gid),
+                Some((side, _)) => {
+                    let ps = port_sets.get(&k).cloned().unwrap_or_default();
+                    side_entries
+                        .entry((k.0, k.1, *side))
+                        .or_default()
+                        .push((ps, gid));
+                }
+            }
+        }
+        for ((b, d, side), entries) in side_entries {
+            let t = PortTable::build(&entries);
+            match side {
+                Side::Dst => table[b][d as usize].dst = t,
+                Side::Src => table[b][d as usize].src = t,
+            }
+        }
+        Prefilter {
+            groups,
+            table,
+            stamp: vec![0; nsigs],
+            epoch: 0,
+        }
+    }
+
+    /// Fill `out` with the candidate signatures for this packet, ascending.
+    pub fn candidates(&mut self, k: &PacketKey<'_>, out: &mut Vec<u32>) {
+        out.clear();
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.stamp.iter_mut().for_each(|s| *s = 0);
+            self.epoch = 1;
+        }
+        let b = bucket_of(k.proto);
+        let dirs: &[DirClass] = match k.to_server {
+            Some(true) => &[DirClass::Both, DirClass::ToServer],
+            Some(false) => &[DirClass::Both, DirClass::ToClient],
+            None => &[DirClass::Both],
+        };
+        for &d in dirs {
+            let dg = &self.table[b][d as usize];
+            if let Some(g) = dg.any {
+                Self::visit(
+                    &self.groups[g as usize],
+                    k.payload,
+                    &mut self.stamp,
+                    self.epoch,
+                    out,
+                );
+            }
+            if let Some((sp, dp)) = k.ports {
+                for &g in dg.dst.lookup(dp) {
+                    Self::visit(
+                        &self.groups[g as usize],
+                        k.payload,
+                        &mut self.stamp,
+                        self.epoch,
+                        out,
+                    );
+                }
+                for &g in dg.src.lookup(sp) {
+                    Self::visit(
+                        &self.groups[g as usize],
+                        k.payload,
+                        &mut self.stamp,
+                        self.epoch,
+                        out,
+                    );
+                }
+            }
+        }
+        out.sort_unstable();
+    }
+
+    fn visit(g: &Group, payload: &[u8], stamp: &mut [u32], epoch: u32, out: &mut Vec<u32>) {
+        for &s in &g.always {
+            if stamp[s as usize] != epoch {
+                stamp[s as usize] = epoch;
+                out.push(s);
+            }
+        }
+        if payload.is_empty() {
+            return;
+        }
+        for single in &g.singles {
+            if single.sigs.iter().all(|&s| stamp[s as usize] == epoch) {
+                continue;
+            }
+            if single.found(payload) {
+                for &s in &single.sigs {
+                    if stamp[s as usize] != epoch {
+                        stamp[s as usize] = epoch;
+                        out.push(s);
+                    }
+                }
+            }
+        }
+        if let Some(ac) = &g.ac {
+            for m in ac.find_overlapping_iter(payload) {
+                for &s in &g.pattern_sigs[m.pattern().as_usize()] {
+                    if stamp[s as usize] != epoch {
+                        stamp[s as usize] = epoch;
+                        out.push(s);
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+}
+
+/// Signatures indexed by the addresses they require (IP-only signatures).
+#[derive(Default)]
+pub struct AddrIndex {
+    v4_starts: Vec<u32>,
+    v4_lists: Vec<u32>,
+    v6_starts: Vec<u128>,
+    v6_lists: Vec<u32>,
+    lists: Vec<Vec<u32>>,
+}
+
+impl AddrIndex {
+    pub fn build(entries: &[(&AddrSet, u32)]) -> AddrIndex {
+        let mut idx = AddrIndex::default();
+        let mut dedup: std::collections::HashMap<Vec<u32>, u32> = std::collections::HashMap::new();
+        let mut list_id = |gs: Vec<u32>, lists: &mut Vec<Vec<u32>>| -> u32 {
+            *dedup.entry(gs.clone()).or_insert_with(|| {
+                lists.push(gs);
+                (lists.len() - 1) as u32
+            })
+        };
+        // v4
+        let mut b4: Vec<u64> = vec![0];
+        for (a, _) in entries {
+            for &(lo, hi) in &a.v4 {
+                b4.push(lo as u64);
+                b4.push(hi as u64 + 1);
+            }
+        }
+        b4.sort_unstable();
+        b4.dedup();
+        b4.retain(|&b| b <= u32::MAX as u64);
+        // sweep: sort range events to build covering lists without O(n*m) scans
+        let mut ev4: Vec<(u32, u32, u32)> = Vec::new(); // (lo, hi, sig)
+        for (a, s) in entries {
+            for &(lo, hi) in &a.v4 {
+                ev4.push((lo, hi, *s));
+            }
+        }
+        ev4.sort_unstable();
+        let mut active: Vec<(u32, u32)> = Vec::new(); // (hi, sig)
+        let mut next = 0usize;
+        for &b in &b4 {
+            let p = b as u32;
+            while next < ev4.len() && ev4[next].0 <= p {
+                active.push((ev4[next].1, ev4[next].2));
+                next += 1;
+            }
+            active.retain(|&(hi, _)| hi >= p);
+            let mut gs: Vec<u32> = active.iter().map(|&(_, s)| s).collect();
+            gs.sort_unstable();
+            gs.dedup();
+            let id = list_id(gs, &mut idx.lists);
+            idx.v4_starts.push(p);
+            idx.v4_lists.push(id);
+        }
+        // v6
+        let mut ev6: Vec<(u128, u128, u32)> = Vec::new();
+        let mut b6: Vec<u128> = vec![0];
+        for (a, s) in entries {
+            for &(lo, hi) in &a.v6 {
+                ev6.push((lo, hi, *s));
+                b6.push(lo);
+                if hi < u128::MAX {
+                    b6.push(hi + 1);
+                }
+            }
+        }
+        b6.sort_unstable();
+        b6.dedup();
+        ev6.sort_unstable();
+        let mut active6: Vec<(u128, u32)> = Vec::new();
+        let mut next = 0usize;
+        for &p in &b6 {
+            while next < ev6.len() && ev6[next].0 <= p {
+                active6.push((ev6[next].1, ev6[next].2));
+                next += 1;
+            }
+            active6.retain(|&(hi, _)| hi >= p);
+            let mut gs: Vec<u32> = active6.iter().map(|&(_, s)| s).collect();
+            gs.sort_unstable();
+            gs.dedup();
+            let id = list_id(gs, &mut idx.lists);
+            idx.v6_starts.push(p);
+            idx.v6_lists.push(id);
+        }
+        idx
+    }
+
+    pub fn lookup(&self, ip: std::net::IpAddr) -> &[u32] {
+        match ip {
+            std::net::IpAddr::V4(a) => {
+                let a = u32::from(a);
+                let i = self.v4_starts.partition_point(|&s| s <= a);
+                if i == 0 {
+                    return &[];
+                }
+                &self.lists[self.v4_lists[i - 1] as usize]
+            }
+            std::net::IpAddr::V6(a) => {
+                let a = u128::from(a);
+                let i = self.v6_starts.partition_point(|&s| s <= a);
+                if i == 0 {
+                    return &[];
+                }
+                &self.lists[self.v6_lists[i - 1] as usize]
+            }
+        }
+    }
+}
+
+/// Number of addresses a set covers (IPv4 and IPv6 weighted alike), for choosing the
+/// narrower side of an IP-only signature.
+pub fn addr_weight(a: &AddrSet) -> f64 {
+    if a.any {
+        return f64::INFINITY;
+    }
+    let v4: f64 = a.v4.iter().map(|&(l, h)| (h - l) as f64 + 1.0).sum();
+    let v6: f64 =
+        a.v6.iter()
+            .map(|&(l, h)| ((h - l) as f64 + 1.0) / 2f64.powi(96))
+            .sum();
+    v4 + v6
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ps(r: &[(u16, u16)]) -> PortSet {
+        PortSet {
+            ranges: r.to_vec(),
+            any: false,
+        }
+    }
+
+    #[test]
+    fn candidates_by_pattern_and_port() {
+        let sigs = vec![
+            PrefilterSig {
+                sig: 0,
+                bucket: 0,
+                dir: DirClass::Both,
+                port_key: Some((Side::Dst, ps(&[(80, 80)]))),
+                fast_pattern: Some((b"GET".to_vec(), false)),
+            },
+            PrefilterSig {
+                sig: 1,
+                bucket: 0,
+                dir: DirClass::ToServer,
+                port_key: None,
+                fast_pattern: Some((b"evil".to_vec(), true)),
+            },
+            PrefilterSig {
+                sig: 2,
+                bucket: 0,
+                dir: DirClass::Both,
+                port_key: None,
+                fast_pattern: None,
+            },
+            PrefilterSig {
+                sig: 3,
+                bucket: 1,
+                dir: DirClass::Both,
+                port_key: None,
+                fast_pattern: None,
+            },
+        ];
+        let mut pf = Prefilter::build(4, sigs);
+        let mut out = Vec::new();
+        let key = |payload: &'static [u8], dp: u16, ts: Option<bool>| PacketKey {
+            proto: 6,
+            to_server: ts,
+            ports: Some((1234, dp)),
+            payload,
+        };
+        pf.candidates(&key(b"GET /EVIL", 80, Some(true)), &mut out);
+        assert_eq!(out, vec![0, 1, 2]);
+        pf.candidates(&key(b"GET /EVIL", 81, Some(false)), &mut out);
+        assert_eq!(out, vec![2]);
+        pf.candidates(&key(b"", 80, Some(true)), &mut out);
+        assert_eq!(out, vec![2]);
+    }
+
+    #[test]
+    fn addr_index_lookup() {
+        let a = AddrSet {
+            v4: vec![(10, 20)],
+            v6: vec![],
+            any: false,
+        };
+        let b = AddrSet {
+            v4: vec![(15, 30)],
+            v6: vec![(5, 5)],
+            any: false,
+        };
+        let idx = AddrIndex::build(&[(&a, 0), (&b, 1)]);
+        let ip = |n: u32| std::net::IpAddr::V4(n.into());
+        assert_eq!(idx.lookup(ip(9)), &[] as &[u32]);
+        assert_eq!(idx.lookup(ip(12)), &[0]);
+        assert_eq!(idx.lookup(ip(17)), &[0, 1]);
+        assert_eq!(idx.lookup(ip(30)), &[1]);
+        assert_eq!(idx.lookup(ip(31)), &[] as &[u32]);
+        assert_eq!(idx.lookup(std::net::IpAddr::V6(5u128.into())), &[1]);
+    }
+}
