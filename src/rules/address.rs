@@ -106,8 +106,7 @@ fn parse2(
     let mut address: Vec<u8> = Vec::with_capacity(64);
     let (mut o_set, mut n_set, mut d_set) = (false, false, false);
     let mut depth: i32 = 0;
-    for u in 0..size {
-        let c = s[u];
+    for (u, &c) in s.iter().enumerate() {
         address.push(c);
         if !o_set && c == b'!' {
             n_set = true;
@@ -199,7 +198,7 @@ fn resolve_var(
     if value.is_empty() {
         return Err(format!("variable {shown} resolved to nothing"));
     }
-    if stack.iter().any(|v| *v == shown) {
+    if stack.contains(&shown) {
         return Err(format!(
             "address variable loop: {} -> {shown}",
             stack.join(" -> ")

@@ -167,7 +167,6 @@ mod tests {
     use crate::rules::loader::load_bytes;
     use crate::rules::parse::SkipKind;
     use crate::rules::vars::Vars;
-    use std::fmt::Write as _;
 
     #[test]
     fn report_groups() {
@@ -281,5 +280,35 @@ mod tests {
             r.meta.msg,
             parts.join(",")
         )
+    }
+
+    /// Load time of all of ET Open (run in release):
+    /// `cargo test --release --lib rules::check::tests::time_et_open -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn time_et_open() {
+        let dir = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/rulesets/et-open-2024-04-21"
+        ));
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut paths: Vec<std::path::PathBuf> = rd
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "rules"))
+            .collect();
+        paths.sort();
+        let cl = Classifications::load(&dir.join("classification.config")).unwrap();
+        let vars = Vars::suricata_default();
+        let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+        let mut best = f64::MAX;
+        for _ in 0..5 {
+            let t = std::time::Instant::now();
+            let files = crate::rules::load_files(&refs, &vars, Some(&cl)).unwrap();
+            best = best.min(t.elapsed().as_secs_f64());
+            assert_eq!(files.iter().map(|f| f.total()).sum::<usize>(), 24_795);
+        }
+        println!("ET Open: best of 5 loads {:.1} ms", best * 1000.0);
     }
 }

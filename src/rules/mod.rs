@@ -15,6 +15,8 @@ pub mod port;
 pub mod ranges;
 pub mod reference;
 pub mod vars;
+#[cfg(test)]
+mod verified_cases;
 
 pub use address::parse_address;
 pub use classification::{Classification, Classifications};

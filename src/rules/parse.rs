@@ -670,3 +670,371 @@ impl<'a> Ctx<'a> {
 pub(crate) fn need<'v>(v: Option<&'v [u8]>, kw: &str) -> Result<&'v [u8], Skip> {
     v.ok_or_else(|| Skip::kw(kw, "invalid formatting or malformed option"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::ast::{FastPattern, FlagsMode, Target, TcpFlagsMatch};
+
+    fn p(s: &str) -> Result<Rule, Skip> {
+        parse_rule(s, &Vars::suricata_default(), None)
+    }
+
+    #[test]
+    fn verified_against_suricata() {
+        let mut bad = Vec::new();
+        for &(rule, status, key) in crate::rules::verified_cases::VERIFIED {
+            let r = p(rule);
+            let ok = match (status, &r) {
+                ("OK", Ok(_)) => true,
+                ("INVALID", Err(s)) => s.kind == SkipKind::Invalid && s.key == key,
+                ("UNSUPPORTED", Err(s)) => s.kind == SkipKind::Unsupported && s.key == key,
+                _ => false,
+            };
+            if !ok {
+                bad.push(format!("{rule}\n  expected {status} {key}, got {r:?}"));
+            }
+        }
+        assert!(bad.is_empty(), "{}", bad.join("\n"));
+    }
+
+    #[test]
+    fn header_tokenizing() {
+        assert!(p("alert tcp any any -> any any (msg:\"x\"; sid:1;)").is_ok());
+        // parentheses are optional, trailing ')' and spaces are trimmed
+        assert!(p("alert tcp any any -> any any msg:\"x\"; sid:1;").is_ok());
+        assert!(p("alert tcp any any -> any any (sid:1;").is_ok());
+        assert_eq!(
+            p("alert tcp any any -> any any (sid:1)").unwrap_err().key,
+            "syntax"
+        );
+        assert_eq!(p("alert tcp any any -> any any").unwrap_err().key, "syntax");
+        assert_eq!(
+            p("alert tcp any any -> any any (sid:1;) x")
+                .unwrap_err()
+                .key,
+            "syntax"
+        );
+        assert_eq!(
+            p("alert tcp any any <- any any (sid:1;)").unwrap_err().key,
+            "invalid:direction"
+        );
+        assert_eq!(
+            p("alert\ttcp any any -> any any (sid:1;)").map(|r| r.proto),
+            Ok(Proto::Tcp)
+        );
+        assert_eq!(
+            p("alert tcp\tany any -> any any (msg:\"x\"; sid:1;)")
+                .unwrap_err()
+                .key,
+            "invalid:protocol"
+        );
+        assert_eq!(
+            p("ALERT TCP any any -> any any (sid:1;)").map(|r| r.action),
+            Ok(Action::Alert)
+        );
+        assert_eq!(
+            p("config tcp any any -> any any (sid:1;)").unwrap_err().key,
+            "action:config"
+        );
+        assert_eq!(
+            p("alert http any any -> any any (sid:1;)").unwrap_err().key,
+            "app-layer:http"
+        );
+        assert_eq!(
+            p("alert HTTP any any -> any any (sid:1;)").unwrap_err().key,
+            "invalid:protocol"
+        );
+        assert_eq!(
+            p("alert modbus any any -> any any (sid:1;)")
+                .unwrap_err()
+                .kind,
+            SkipKind::Invalid
+        );
+        assert_eq!(
+            p("alert pkthdr any any -> any any (sid:1;)").map(|r| r.proto),
+            Ok(Proto::Ip)
+        );
+    }
+
+    #[test]
+    fn text_checks() {
+        assert_eq!(
+            parse_rule_bytes(
+                b"alert tcp any any -> any any (msg:\"\xff\"; sid:1;)",
+                &Vars::empty(),
+                None
+            )
+            .unwrap_err()
+            .key,
+            "invalid:utf8"
+        );
+        assert_eq!(
+            p("alert tcp any any -> any any (msg:\"\x01\"; sid:1;)")
+                .unwrap_err()
+                .key,
+            "invalid:control-chars"
+        );
+        assert_eq!(
+            p("alert tcp any any -> any any (msg:\"é\"; sid:1;)")
+                .unwrap()
+                .meta
+                .msg,
+            "é"
+        );
+    }
+
+    #[test]
+    fn options_and_meta() {
+        let r = p("alert tcp any any -> any any (msg:\"a\\;b\\\"c\"; sid:5; rev:2; gid:3; metadata: a  b , ,c d e,f; reference:url,x.org/a?b=c&d; target:dest_ip;)").unwrap();
+        assert_eq!(r.meta.msg, "a;b\"c");
+        assert_eq!((r.meta.sid, r.meta.rev, r.meta.gid), (5, 2, 3));
+        assert_eq!(
+            r.meta.metadata,
+            vec![("a".into(), "b ".into()), ("c".into(), "d e".into())]
+        );
+        assert_eq!(
+            r.meta.references,
+            vec![("url".into(), "x.org/a?b=c".into())]
+        );
+        assert_eq!(r.meta.target, Some(Target::Dst));
+        let d = p("alert tcp any any -> any any (sid:6;)").unwrap();
+        assert_eq!(
+            (d.meta.gid, d.meta.rev, d.meta.msg.as_str(), d.meta.priority),
+            (1, 0, "", None)
+        );
+        assert_eq!(
+            p("alert tcp any any -> any any (msg:\"x\";)")
+                .unwrap_err()
+                .key,
+            "invalid:sid"
+        );
+        // sid is read before everything else
+        assert_eq!(
+            p("alert tcp any any -> any any (flow:established; sid:0;)")
+                .unwrap_err()
+                .key,
+            "invalid:sid"
+        );
+        assert_eq!(
+            p("alert tcp any any -> any any (flow:established; sid:1;)")
+                .unwrap_err()
+                .key,
+            "flow"
+        );
+        assert_eq!(
+            p("alert tcp any any -> any any (foo; sid:1;)")
+                .unwrap_err()
+                .key,
+            "unknown:foo"
+        );
+        assert_eq!(
+            p("alert tcp any any -> any any (sid:1; ;)")
+                .unwrap_err()
+                .key,
+            "unknown:"
+        );
+        assert_eq!(
+            p("alert tcp any any -> any any (http.uri; content:\"x\"; sid:1;)")
+                .unwrap_err()
+                .key,
+            "http.uri"
+        );
+        assert_eq!(
+            p("alert tcp any any -> any any (content:\"x\"; http_uri; sid:1;)")
+                .unwrap_err()
+                .key,
+            "http_uri"
+        );
+        assert_eq!(
+            p("alert tcp any any -> any any (requires: feature foo; sid:1;)")
+                .unwrap_err()
+                .key,
+            "requires"
+        );
+        // the first problem in rule order decides
+        assert_eq!(
+            p("alert tcp any any -> any any (pcre:\"/x/\"; flow:established; sid:1;)")
+                .unwrap_err()
+                .key,
+            "pcre"
+        );
+        assert_eq!(
+            p("alert tcp any any -> any any (depth:3; flow:established; sid:1;)")
+                .unwrap_err()
+                .key,
+            "invalid:depth"
+        );
+    }
+
+    #[test]
+    fn priorities() {
+        let classes = Classifications::parse(
+            "config classification: trojan-activity,A Network Trojan was detected,1\nconfig classification: bad-unknown,Potentially Bad Traffic,2\n",
+        );
+        let q = |s: &str| parse_rule(s, &Vars::empty(), Some(&classes)).unwrap().meta;
+        let m = q("alert tcp any any -> any any (classtype:bad-unknown; classtype:Trojan-Activity; sid:1;)");
+        assert_eq!(
+            (m.classtype.as_deref(), m.priority),
+            (Some("trojan-activity"), Some(1))
+        );
+        let m = q("alert tcp any any -> any any (classtype:trojan-activity; classtype:bad-unknown; sid:1;)");
+        assert_eq!(
+            (m.classtype.as_deref(), m.priority),
+            (Some("trojan-activity"), Some(1))
+        );
+        let m = q("alert tcp any any -> any any (priority:1; classtype:bad-unknown; sid:1;)");
+        assert_eq!(
+            (m.classtype.as_deref(), m.priority),
+            (Some("bad-unknown"), Some(1))
+        );
+        let m = q("alert tcp any any -> any any (priority:2; priority:1; sid:1;)");
+        assert_eq!(m.priority, Some(1));
+        let m = q("alert tcp any any -> any any (classtype:nope; sid:1;)");
+        assert_eq!(
+            (m.classtype.as_deref(), m.priority),
+            (Some("nope"), Some(3))
+        );
+        let m = q("alert tcp any any -> any any (priority:4294967295; sid:1;)");
+        assert_eq!(m.priority, Some(3));
+        assert_eq!(
+            parse_rule(
+                "alert tcp any any -> any any (priority:300; sid:1;)",
+                &Vars::empty(),
+                None
+            )
+            .unwrap_err()
+            .key,
+            "priority-range"
+        );
+    }
+
+    #[test]
+    fn content_and_modifiers() {
+        let r = p("alert tcp any any -> any any (content:!\"a|42 43|d\"; nocase; offset:1; depth:0x10; content:\"x\"; distance:-2; within:5; fast_pattern:only; sid:1;)");
+        assert_eq!(r.unwrap_err().key, "invalid:fast_pattern");
+        let r = p("alert tcp any any -> any any (content:!\"a|42 43|d\"; nocase; offset:1; depth:0x10; content:\"x\"; distance:-2; within:5; sid:1;)").unwrap();
+        let Match::Content(c) = &r.matches[0] else {
+            panic!()
+        };
+        assert_eq!(c.pattern, b"aBCd");
+        assert!(c.negated && c.nocase);
+        assert_eq!((c.offset, c.depth), (Some(1), Some(16)));
+        let Match::Content(c) = &r.matches[1] else {
+            panic!()
+        };
+        assert_eq!((c.distance, c.within), (Some(-2), Some(5)));
+        // the first content's relative modifiers become absolute, as in Suricata
+        let r = p("alert tcp any any -> any any (content:\"abc\"; distance:2; within:10; sid:1;)")
+            .unwrap();
+        let Match::Content(c) = &r.matches[0] else {
+            panic!()
+        };
+        assert_eq!(
+            (c.offset, c.depth, c.distance, c.within),
+            (Some(2), Some(10), None, None)
+        );
+        // isdataat:!1,relative after a content is endswith
+        let r = p("alert tcp any any -> any any (content:\"abc\"; isdataat:!1,relative; sid:1;)")
+            .unwrap();
+        assert_eq!(r.matches.len(), 1);
+        assert!(matches!(&r.matches[0], Match::Content(c) if c.endswith));
+        let r =
+            p("alert tcp any any -> any any (content:\"abc\"; fast_pattern:1,2; sid:1;)").unwrap();
+        assert!(
+            matches!(&r.matches[0], Match::Content(c) if c.fast_pattern == Some(FastPattern { only: false, chop: Some((1, 2)) }))
+        );
+    }
+
+    #[test]
+    fn header_keywords() {
+        let r = p(
+            "alert tcp any any -> any any (flags:!SA,12; window:!5; ttl:<3; dsize:2<>9; sid:1;)",
+        )
+        .unwrap();
+        assert_eq!(
+            r.matches[0],
+            Match::Flags(TcpFlagsMatch {
+                flags: 0x12,
+                ignore: 0xc0,
+                mode: FlagsMode::Not
+            })
+        );
+        assert_eq!(
+            r.matches[1],
+            Match::Window {
+                value: 5,
+                negated: true
+            }
+        );
+        assert_eq!(r.matches[2], Match::Ttl(NumCmp::Lt(3)));
+        assert_eq!(r.matches[3], Match::Dsize(NumCmp::Range(2, 9)));
+        let r = p("alert tcp any any -> any any (flags:0; sid:1;)").unwrap();
+        assert_eq!(
+            r.matches[0],
+            Match::Flags(TcpFlagsMatch {
+                flags: 0,
+                ignore: 0,
+                mode: FlagsMode::None
+            })
+        );
+        assert_eq!(
+            p("alert tcp-stream any any -> any any (ttl:3; sid:1;)")
+                .unwrap_err()
+                .key,
+            "invalid:tcp-stream"
+        );
+        assert!(p("alert tcp-stream any any -> any any (icmp_seq:3; sid:1;)").is_ok());
+        let r = p("alert ip any any -> any any (ip_proto:>6; ip_proto:<17; sid:1;)").unwrap();
+        assert_eq!(r.matches.len(), 2);
+        assert_eq!(
+            p("alert tcp any any -> any any (ip_proto:6; sid:1;)")
+                .unwrap_err()
+                .key,
+            "invalid:ip_proto"
+        );
+        let r =
+            p("alert icmp any any -> any any (itype:8; icode:!0; icmp_id:5; icmp_seq:6; sid:1;)")
+                .unwrap();
+        assert_eq!(
+            r.matches,
+            vec![
+                Match::Itype(NumCmp::Eq(8)),
+                Match::Icode(NumCmp::Ne(0)),
+                Match::IcmpId(5),
+                Match::IcmpSeq(6)
+            ]
+        );
+    }
+
+    #[test]
+    fn bidirectional() {
+        assert_eq!(
+            p("alert tcp any any <> any any (sid:1;)")
+                .unwrap()
+                .direction,
+            Direction::Forward
+        );
+        assert_eq!(
+            p("alert tcp 1.2.3.4 any <> any any (sid:1;)")
+                .unwrap()
+                .direction,
+            Direction::Both
+        );
+        assert_eq!(
+            p("alert tcp any 80 <> any 80 (sid:1;)").unwrap().direction,
+            Direction::Forward
+        );
+    }
+
+    #[test]
+    fn never_panics_on_prefixes() {
+        let rule = "alert tcp [1.2.3.4,!$HOME_NET] [80,!81] <> any any (msg:\"a\\;b\"; content:!\"|41 42|\"; nocase; flags:S+,12; dsize:<5; sid:1; rev:2;)";
+        for i in 0..=rule.len() {
+            if rule.is_char_boundary(i) {
+                let _ = p(&rule[..i]);
+                let _ = p(&rule[i..]);
+            }
+        }
+    }
+}

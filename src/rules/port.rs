@@ -55,11 +55,10 @@ fn parse_do(
     let (mut o_set, mut n_set, mut d_set) = (false, false, false);
     let mut range = false;
     let mut depth: i32 = 0;
-    for u in 0..size {
+    for (u, &c) in s.iter().enumerate() {
         if address.len() >= 1024 {
             break;
         }
-        let c = s[u];
         address.push(c);
         if c == b':' {
             range = true;
@@ -173,7 +172,7 @@ fn resolve_var(
     if value.is_empty() {
         return Err(format!("variable {shown} resolved to nothing"));
     }
-    if stack.iter().any(|v| *v == shown) {
+    if stack.contains(&shown) {
         return Err(format!(
             "port variable loop: {} -> {shown}",
             stack.join(" -> ")
