@@ -8,7 +8,18 @@ use crate::rules::ast::{FlagsMode, FragBitsMatch, IpProtoMatch, Match, TcpFlagsM
 /// handled here and return true.
 pub fn matches(m: &Match, p: &Packet<'_>) -> bool {
     match m {
-        Match::Content(_) | Match::IsDataAt { .. } => true,
+        // Payload and stateful keywords are evaluated by the engine, not here.
+        Match::Content(_)
+        | Match::IsDataAt { .. }
+        | Match::Flow(_)
+        | Match::Flowbits(_)
+        | Match::Pcre(_)
+        | Match::ByteTest(_)
+        | Match::ByteJump(_)
+        | Match::ByteExtract(_)
+        | Match::ByteMath(_)
+        | Match::Bsize(_)
+        | Match::StreamSize(_) => true,
         Match::Dsize(cmp) => {
             let len = p.payload.len().min(u16::MAX as usize) as u16;
             // dsize only applies to packets with a transport payload notion

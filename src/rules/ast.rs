@@ -244,6 +244,244 @@ pub enum Match {
     Ack(u32),
     Seq(u32),
     TcpMss(NumCmp<u16>),
+    /// `flow:` (stateful; the detection engine evaluates it against the flow).
+    Flow(FlowMatch),
+    /// `flowbits:` — one command per keyword occurrence, kept in rule order.
+    Flowbits(Flowbits),
+    /// `pcre:` — a payload keyword (relative matching with the contents around it).
+    Pcre(Pcre),
+    /// `byte_test:` (payload keyword).
+    ByteTest(ByteTest),
+    /// `byte_jump:` (payload keyword).
+    ByteJump(ByteJump),
+    /// `byte_extract:` (payload keyword; defines a variable).
+    ByteExtract(ByteExtract),
+    /// `byte_math:` (payload keyword; defines a variable).
+    ByteMath(ByteMath),
+    /// `bsize:` (payload keyword: size of the inspected buffer).
+    Bsize(NumCmp<u64>),
+    /// `stream_size:`
+    StreamSize(StreamSize),
+}
+
+/// `flow:` options. Suricata's semantics: every given option must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FlowMatch {
+    /// `to_server` / `from_client`
+    pub to_server: bool,
+    /// `to_client` / `from_server`
+    pub to_client: bool,
+    pub established: bool,
+    pub not_established: bool,
+    pub stateless: bool,
+    pub only_stream: bool,
+    pub no_stream: bool,
+    pub only_frag: bool,
+    pub no_frag: bool,
+}
+
+/// `flowbits:` command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowbitsCmd {
+    Set,
+    Unset,
+    Toggle,
+    IsSet,
+    IsNotSet,
+    /// `flowbits:noalert;` — the rule never alerts (it only sets bits).
+    NoAlert,
+}
+
+/// `flowbits:cmd,name` with Suricata 7's groups: `isset:a|b` (any of), `isnotset:a|b`
+/// (any not set), `set:a&b` (all) — `names` holds the group members in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flowbits {
+    pub cmd: FlowbitsCmd,
+    pub names: Vec<String>,
+    /// True when the names were joined with `|` (OR); false for `&` or a single name.
+    pub or: bool,
+}
+
+/// `pcre:"/re/flags"`, with Suricata's flags decoded.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Pcre {
+    /// The pattern between the slashes, unescaped as Suricata passes it to PCRE2.
+    pub pattern: String,
+    pub negated: bool,
+    /// `i` caseless, `s` dotall, `m` multiline, `x` extended, `A` anchored,
+    /// `E` dollar-endonly, `G` ungreedy.
+    pub caseless: bool,
+    pub dotall: bool,
+    pub multiline: bool,
+    pub extended: bool,
+    pub anchored: bool,
+    pub dollar_endonly: bool,
+    pub ungreedy: bool,
+    /// `R`: relative to the end of the previous payload match.
+    pub relative: bool,
+    /// `B`: rawbytes (a no-op for packet payloads).
+    pub rawbytes: bool,
+    /// `O`: override the match limits.
+    pub no_match_limit: bool,
+}
+
+/// A number or a `byte_extract`/`byte_math` variable (by index into the rule's variables,
+/// in definition order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueRef {
+    Lit(i64),
+    Var(u8),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Endian {
+    #[default]
+    Big,
+    Little,
+    /// `dce`: from the DCERPC header (ravn: unsupported buffer, rules are skipped).
+    Dce,
+}
+
+/// `string,hex|dec|oct`: the bytes are ASCII digits in this base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumBase {
+    Hex,
+    Dec,
+    Oct,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteTestOp {
+    Lt,
+    Gt,
+    Eq,
+    Le,
+    Ge,
+    /// `&`: (value & operand) != 0
+    And,
+    /// `^`: (value ^ operand) != 0
+    Xor,
+}
+
+/// `byte_test:nbytes,[!]op,value,offset[,relative][,endian][,string,base][,dce][,bitmask N]`
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteTest {
+    pub nbytes: ValueRef,
+    pub op: ByteTestOp,
+    pub negated: bool,
+    pub value: ValueRef,
+    pub offset: ValueRef,
+    pub relative: bool,
+    pub endian: Endian,
+    pub string: Option<NumBase>,
+    pub bitmask: Option<u64>,
+}
+
+/// `byte_jump:nbytes,offset[,relative][,multiplier N][,endian][,string,base][,align]
+/// [,from_beginning|from_end][,post_offset N][,dce][,bitmask N]`
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteJump {
+    pub nbytes: ValueRef,
+    pub offset: ValueRef,
+    pub relative: bool,
+    pub multiplier: u32,
+    pub endian: Endian,
+    pub string: Option<NumBase>,
+    pub align: bool,
+    pub from_beginning: bool,
+    pub from_end: bool,
+    pub post_offset: i32,
+    pub bitmask: Option<u64>,
+}
+
+/// `byte_extract:nbytes,offset,name[,relative][,multiplier N][,endian][,string,base]
+/// [,align N][,dce][,bitmask N]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ByteExtract {
+    pub nbytes: u8,
+    pub offset: i32,
+    /// Index of the variable it defines (definition order within the rule).
+    pub var: u8,
+    pub name: String,
+    pub relative: bool,
+    pub multiplier: u32,
+    pub endian: Endian,
+    pub string: Option<NumBase>,
+    /// Round the extracted value up to a multiple of 2 or 4 (0 = none).
+    pub align: u8,
+    pub bitmask: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteMathOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Shl,
+    Shr,
+}
+
+/// `byte_math:bytes N,offset N,oper OP,rvalue V,result NAME[,relative][,endian E]
+/// [,string BASE][,dce][,bitmask N]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ByteMath {
+    pub nbytes: ValueRef,
+    pub offset: i32,
+    pub op: ByteMathOp,
+    pub rvalue: ValueRef,
+    /// Index of the variable it defines.
+    pub var: u8,
+    pub name: String,
+    pub relative: bool,
+    pub endian: Endian,
+    pub string: Option<NumBase>,
+    pub bitmask: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamSide {
+    Server,
+    Client,
+    /// both sides must satisfy the comparison
+    Both,
+    /// either side
+    Either,
+}
+
+/// `stream_size:side,op,value`
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamSize {
+    pub side: StreamSide,
+    pub cmp: NumCmp<u32>,
+}
+
+/// `threshold:` / `detection_filter:` tracking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Track {
+    BySrc,
+    ByDst,
+    ByRule,
+    ByBoth,
+    ByFlow,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThresholdKind {
+    Limit,
+    Threshold,
+    Both,
+    /// `detection_filter:` (alert on every match after `count` within `seconds`).
+    DetectionFilter,
+}
+
+/// `threshold:type T,track K,count N,seconds S` or `detection_filter:track K,count N,seconds S`
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Threshold {
+    pub kind: ThresholdKind,
+    pub track: Track,
+    pub count: u32,
+    pub seconds: u32,
 }
 
 /// `target:src_ip` / `target:dest_ip`
@@ -268,6 +506,9 @@ pub struct Meta {
     /// `reference:` (type, value) pairs.
     pub references: Vec<(String, String)>,
     pub target: Option<Target>,
+    /// `threshold:` or `detection_filter:` (at most one of each kind per rule).
+    pub threshold: Option<Threshold>,
+    pub detection_filter: Option<Threshold>,
 }
 
 /// Header direction.
