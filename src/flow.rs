@@ -175,12 +175,12 @@ pub struct Flow {
     lru: u32,
 }
 
-/// A small fixed bitset for flowbits; 256 distinct names per ruleset.
+/// A small fixed bitset for flowbits: 512 distinct names per ruleset (ET Open uses ~370).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FlowBits(pub [u64; 4]);
+pub struct FlowBits(pub [u64; 8]);
 
 impl FlowBits {
-    pub const CAPACITY: usize = 256;
+    pub const CAPACITY: usize = 512;
     pub fn get(&self, i: u16) -> bool {
         let i = i as usize;
         i < Self::CAPACITY && self.0[i / 64] & (1 << (i % 64)) != 0

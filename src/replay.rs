@@ -208,7 +208,7 @@ pub fn run(
         "detect.alert_queue_overflow",
         engine.stats.alert_queue_overflow,
     );
-    counters.push("detect.alerts_suppressed", 0);
+    counters.push("detect.alerts_suppressed", engine.suppressed());
     let mut line = String::new();
     crate::output::stats::eve_line(
         &mut line,

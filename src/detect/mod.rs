@@ -8,6 +8,7 @@
 pub mod header;
 pub mod payload;
 pub mod prefilter;
+pub mod threshold;
 
 use crate::decode::{Packet, L4};
 use crate::flow::{Direction, Flow};
@@ -90,10 +91,70 @@ pub struct Signature {
     fast_pattern: Option<(Vec<u8>, bool)>,
     /// Restricted to one flow direction (`flow:to_server` / `to_client`).
     dir_class: DirClass,
+    flow_kw: Option<ast::FlowMatch>,
+    /// `flowbits:isset/isnotset` conditions: (negated, bits, any-of).
+    bit_conds: Vec<(bool, Vec<u16>, bool)>,
+    /// `flowbits:set/unset/toggle` actions, applied when the signature matches.
+    bit_actions: Vec<(ast::FlowbitsCmd, Vec<u16>)>,
+    /// `flowbits:noalert`
+    pub noalert: bool,
+    stream_size: Vec<ast::StreamSize>,
+    pub threshold: Option<ast::Threshold>,
+    pub detection_filter: Option<ast::Threshold>,
+    /// Suricata's flowbits ordering class: 3 set, 2 set+read, 1 read, 0 none.
+    flowbits_rank: u8,
+}
+
+/// Flow-level facts a signature may test.
+#[derive(Clone, Copy)]
+pub struct FlowView<'f> {
+    pub flow: &'f Flow,
+    pub dir: Direction,
+    pub established: bool,
 }
 
 impl Signature {
-    fn compile(rule: Rule, classes: &Classifications) -> Signature {
+    fn compile(
+        rule: Rule,
+        classes: &Classifications,
+        bit_names: &mut std::collections::HashMap<String, u16>,
+    ) -> Signature {
+        let mut bit_id = |n: &str| -> u16 {
+            let next = bit_names.len() as u16;
+            *bit_names.entry(n.to_string()).or_insert(next)
+        };
+        let mut flow_kw = None;
+        let mut bit_conds = Vec::new();
+        let mut bit_actions = Vec::new();
+        let mut noalert = false;
+        let mut stream_size = Vec::new();
+        for m in &rule.matches {
+            match m {
+                Match::Flow(f) => flow_kw = Some(*f),
+                Match::Flowbits(fb) => {
+                    let ids: Vec<u16> = fb.names.iter().map(|n| bit_id(n)).collect();
+                    match fb.cmd {
+                        ast::FlowbitsCmd::IsSet => bit_conds.push((false, ids, fb.or)),
+                        ast::FlowbitsCmd::IsNotSet => bit_conds.push((true, ids, fb.or)),
+                        ast::FlowbitsCmd::NoAlert => noalert = true,
+                        cmd => bit_actions.push((cmd, ids)),
+                    }
+                }
+                Match::StreamSize(ss) => stream_size.push(*ss),
+                _ => {}
+            }
+        }
+        let flowbits_rank = match (!bit_actions.is_empty(), !bit_conds.is_empty()) {
+            (true, false) => 3,
+            (true, true) => 2,
+            (false, true) => 1,
+            (false, false) => 0,
+        };
+        let dir_class = match flow_kw {
+            Some(f) if f.to_server => DirClass::ToServer,
+            Some(f) if f.to_client => DirClass::ToClient,
+            _ => DirClass::Both,
+        };
         let mut header = Vec::new();
         let mut pkws: Vec<PayloadKeyword<'_>> = Vec::new();
         for m in &rule.matches {
@@ -108,6 +169,7 @@ impl Signature {
                     relative: *relative,
                     negated: *negated,
                 }),
+                Match::Flow(_) | Match::Flowbits(_) | Match::StreamSize(_) => {}
                 other => header.push(other.clone()),
             }
         }
@@ -134,7 +196,10 @@ impl Signature {
             metadata: group_metadata(&rule.meta.metadata),
             target: rule.meta.target,
         };
-        let ip_only = rule.matches.is_empty();
+        // Suricata: no detection keywords, or only `flowbits:set` (IP-only compatible).
+        let ip_only = rule.matches.iter().all(|m| {
+            matches!(m, Match::Flowbits(fb) if matches!(fb.cmd, ast::FlowbitsCmd::Set | ast::FlowbitsCmd::NoAlert))
+        });
         Signature {
             info,
             proto: ProtoFilter::of(&rule.proto),
@@ -147,7 +212,15 @@ impl Signature {
             payload,
             ip_only,
             fast_pattern,
-            dir_class: DirClass::Both,
+            dir_class,
+            flow_kw,
+            bit_conds,
+            bit_actions,
+            noalert,
+            stream_size,
+            threshold: rule.meta.threshold,
+            detection_filter: rule.meta.detection_filter,
+            flowbits_rank,
         }
     }
 
@@ -171,8 +244,95 @@ impl Signature {
         fwd(ip.src, ip.dst, sp, dp) || (self.bidirectional && fwd(ip.dst, ip.src, dp, sp))
     }
 
+    /// The flow-level conditions (flow, flowbits, stream_size) hold.
+    fn flow_conditions(&self, fv: Option<FlowView<'_>>) -> bool {
+        if let Some(fk) = &self.flow_kw {
+            let (dir, est, stream) = match fv {
+                Some(v) => (
+                    Some(v.dir),
+                    v.established,
+                    v.flow.tcp >= crate::flow::TcpState::Established,
+                ),
+                None => (None, false, false),
+            };
+            if fk.to_server && dir != Some(Direction::ToServer) {
+                return false;
+            }
+            if fk.to_client && dir != Some(Direction::ToClient) {
+                return false;
+            }
+            if fk.established && !est {
+                return false;
+            }
+            if fk.not_established && est {
+                return false;
+            }
+            if fk.only_stream && !(stream && est) {
+                return false;
+            }
+            if fk.only_frag {
+                // ravn does not reassemble IP fragments: no packet is a rebuilt fragment
+                return false;
+            }
+        }
+        for (negated, ids, or) in &self.bit_conds {
+            let bits = fv.map(|v| v.flow.bits);
+            let is_set = |id: u16| bits.is_some_and(|b| b.get(id));
+            let ok = match (negated, or) {
+                (false, false) => ids.iter().all(|&i| is_set(i)),
+                (false, true) => ids.iter().any(|&i| is_set(i)),
+                (true, false) => ids.iter().all(|&i| !is_set(i)),
+                (true, true) => ids.iter().any(|&i| !is_set(i)),
+            };
+            if !ok {
+                return false;
+            }
+        }
+        for ss in &self.stream_size {
+            let Some(v) = fv else { return false };
+            if v.flow.tcp == crate::flow::TcpState::None {
+                return false;
+            }
+            let (srv, cli) = (v.flow.tcp_server.size(), v.flow.tcp_client.size());
+            let ok = match ss.side {
+                ast::StreamSide::Server => ss.cmp.matches(srv),
+                ast::StreamSide::Client => ss.cmp.matches(cli),
+                ast::StreamSide::Both => ss.cmp.matches(srv) && ss.cmp.matches(cli),
+                ast::StreamSide::Either => ss.cmp.matches(srv) || ss.cmp.matches(cli),
+            };
+            if !ok {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Apply `flowbits:set/unset/toggle` after a match.
+    fn apply_actions(&self, flow: &mut Flow) {
+        for (cmd, ids) in &self.bit_actions {
+            for &i in ids {
+                match cmd {
+                    ast::FlowbitsCmd::Set => flow.bits.set(i, true),
+                    ast::FlowbitsCmd::Unset => flow.bits.set(i, false),
+                    ast::FlowbitsCmd::Toggle => {
+                        let v = flow.bits.get(i);
+                        flow.bits.set(i, !v)
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
     /// Every condition of the signature holds for this packet.
-    fn matches(&self, p: &Packet<'_>) -> bool {
+    fn matches(&self, p: &Packet<'_>, fv: Option<FlowView<'_>>) -> bool {
+        if !self.flow_conditions(fv) {
+            return false;
+        }
+        self.packet_matches(p)
+    }
+
+    fn packet_matches(&self, p: &Packet<'_>) -> bool {
         let Some(ip) = p.ip else { return false };
         if !self.proto.admits(ip.version, ip.proto) {
             return false;
@@ -316,6 +476,7 @@ pub struct Engine {
     iponly_always: Vec<u32>,
     /// Scratch: candidates of the current packet.
     cand: Vec<u32>,
+    thresholds: threshold::Thresholds,
     pub stats: DetectStats,
 }
 
@@ -344,12 +505,28 @@ fn buckets_for(p: ProtoFilter) -> &'static [usize] {
 impl Engine {
     /// Compile rules (in load order) into an engine.
     pub fn new(rules: Vec<Rule>, classes: &Classifications) -> Engine {
+        let mut bit_names = std::collections::HashMap::new();
         let mut sigs: Vec<(usize, Signature)> = rules
             .into_iter()
-            .map(|r| Signature::compile(r, classes))
+            .map(|r| Signature::compile(r, classes, &mut bit_names))
             .enumerate()
             .collect();
-        sigs.sort_by_key(|(i, s)| (action_rank(s.info.action), s.info.priority, *i));
+        if bit_names.len() > crate::flow::FlowBits::CAPACITY {
+            log::warn!(
+                "{} distinct flowbits; only the first {} are tracked",
+                bit_names.len(),
+                crate::flow::FlowBits::CAPACITY
+            );
+        }
+        // Suricata's order: action, flowbits (setters first), priority, load order.
+        sigs.sort_by_key(|(i, s)| {
+            (
+                action_rank(s.info.action),
+                std::cmp::Reverse(s.flowbits_rank),
+                s.info.priority,
+                *i,
+            )
+        });
         let sigs: Vec<Signature> = sigs.into_iter().map(|(_, s)| s).collect();
         let mut pf_sigs = Vec::new();
         let mut by_src: Vec<(&AddrSet, u32)> = Vec::new();
@@ -404,6 +581,7 @@ impl Engine {
             iponly_by_dst,
             iponly_always,
             cand: Vec::with_capacity(sigs.len().min(4096)),
+            thresholds: threshold::Thresholds::default(),
             sigs,
             stats: DetectStats::default(),
         }
@@ -421,9 +599,33 @@ impl Engine {
         &self.sigs[hit.sig as usize]
     }
 
+    /// Alerts withheld by thresholds and detection filters.
+    pub fn suppressed(&self) -> u64 {
+        self.thresholds.suppressed
+    }
+
     /// Prefilter groups built (for diagnostics).
     pub fn group_count(&self) -> usize {
         self.prefilter.group_count()
+    }
+
+    /// Evaluate one candidate; on a match apply its flowbits and queue its alert.
+    fn eval(&self, i: u32, p: &Packet<'_>, flow: &mut Option<FlowCtx<'_>>, out: &mut PacketAlerts) {
+        let s = &self.sigs[i as usize];
+        let fv = flow.as_ref().map(|fc| FlowView {
+            flow: &*fc.flow,
+            dir: fc.dir,
+            established: fc.established,
+        });
+        if !s.matches(p, fv) {
+            return;
+        }
+        if let Some(fc) = flow.as_mut() {
+            s.apply_actions(fc.flow);
+        }
+        if !s.noalert {
+            out.push(i);
+        }
     }
 
     /// Inspect one packet. The alerts to log are left in `out`.
@@ -464,10 +666,9 @@ impl Engine {
             }
             self.cand.sort_unstable();
             self.cand.dedup();
-            for &i in &self.cand {
-                if self.sigs[i as usize].matches(p) {
-                    out.push(i);
-                }
+            for k in 0..self.cand.len() {
+                let i = self.cand[k];
+                self.eval(i, p, &mut flow, out);
             }
         }
         let key = PacketKey {
@@ -481,15 +682,37 @@ impl Engine {
             payload: p.payload,
         };
         self.prefilter.candidates(&key, &mut self.cand);
-        for &i in &self.cand {
-            if self.sigs[i as usize].matches(p) {
-                out.push(i);
-            }
+        for k in 0..self.cand.len() {
+            let i = self.cand[k];
+            self.eval(i, p, &mut flow, out);
         }
         if out.hits.is_empty() {
             return;
         }
         out.hits.sort_unstable();
+        // thresholds and detection filters decide which matches alert
+        let subject = threshold::Subject {
+            src: ip.src,
+            dst: ip.dst,
+            flow_id: flow.as_ref().map(|fc| fc.flow.id),
+            ts: p.ts,
+        };
+        let sigs = &self.sigs;
+        let th = &mut self.thresholds;
+        out.hits.retain(|&i| {
+            let s = &sigs[i as usize];
+            let mut ok = true;
+            if let Some(t) = &s.detection_filter {
+                ok &= th.allow(i, t, &subject);
+            }
+            if let Some(t) = &s.threshold {
+                ok &= th.allow(i, t, &subject);
+            }
+            ok
+        });
+        if out.hits.is_empty() {
+            return;
+        }
         // A pass rule stops everything after it; the pass itself is not logged.
         if let Some(pos) = out
             .hits
@@ -517,6 +740,142 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::Timestamp;
+    use crate::decode::{IcmpHdr, IpHdr};
+    use crate::flow::{FlowTable, Timeouts};
+    use crate::rules::{parse_rule, Vars};
+
+    fn rule(text: &str, extra: Vec<Match>) -> Rule {
+        let mut r = parse_rule(text, &Vars::suricata_default(), None).expect("rule parses");
+        r.matches.extend(extra);
+        r
+    }
+
+    fn icmp_packet(src: &str, dst: &str, t: u8, payload: &'static [u8]) -> Packet<'static> {
+        let mut p = Packet::new(
+            Timestamp {
+                secs: 100,
+                nanos: 0,
+            },
+            payload,
+        );
+        p.ip = Some(IpHdr {
+            version: 4,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            proto: 1,
+            ttl: 64,
+            tos: 0,
+            id: 1,
+            frag_flags: 0,
+            frag_offset: 0,
+            ipopts: 0,
+            hdr_len: 20,
+            total_len: 28 + payload.len() as u32,
+        });
+        p.l4 = L4::Icmp(IcmpHdr {
+            icmp_type: t,
+            code: 0,
+            id: 1,
+            seq: 1,
+        });
+        p.payload = payload;
+        p.len = 42 + payload.len() as u32;
+        p
+    }
+
+    fn run(engine: &mut Engine, flows: &mut FlowTable, p: &Packet<'_>) -> Vec<u32> {
+        let mut out = PacketAlerts::new();
+        let r = flows.update(p).unwrap();
+        let fc = FlowCtx {
+            dir: r.dir,
+            established: r.established,
+            flow: flows.get_mut(r),
+        };
+        engine.inspect(p, Some(fc), &mut out);
+        out.iter().map(|h| engine.sig(h).info.sid).collect()
+    }
+
+    fn bits(cmd: ast::FlowbitsCmd, name: &str) -> Match {
+        Match::Flowbits(ast::Flowbits {
+            cmd,
+            names: vec![name.to_string()],
+            or: false,
+        })
+    }
+
+    #[test]
+    fn flowbits_set_then_isset_in_the_same_packet_and_later() {
+        use ast::FlowbitsCmd::*;
+        let rules = vec![
+            // the reader is listed first: Suricata still runs the setter first
+            rule(
+                "alert icmp any any -> any any (msg:\"reader\"; itype:0; sid:2;)",
+                vec![bits(IsSet, "seen")],
+            ),
+            rule(
+                "alert icmp any any -> any any (msg:\"setter\"; itype:8; sid:1;)",
+                vec![bits(Set, "seen"), bits(NoAlert, "")],
+            ),
+            rule(
+                "alert icmp any any -> any any (msg:\"not yet\"; itype:8; sid:3;)",
+                vec![bits(IsNotSet, "seen")],
+            ),
+        ];
+        let mut e = Engine::new(rules, &Classifications::default());
+        let mut flows = FlowTable::new(16, Timeouts::default());
+        let req = icmp_packet("10.0.0.1", "10.0.0.2", 8, b"ping");
+        let rep = icmp_packet("10.0.0.2", "10.0.0.1", 0, b"ping");
+        // setter ran before the isnotset check: sid 3 does not alert, sid 1 is noalert
+        assert_eq!(run(&mut e, &mut flows, &req), Vec::<u32>::new());
+        assert_eq!(run(&mut e, &mut flows, &rep), vec![2]);
+    }
+
+    #[test]
+    fn flow_direction_and_established() {
+        let fm = |to_server, established| {
+            Match::Flow(ast::FlowMatch {
+                to_server,
+                established,
+                ..Default::default()
+            })
+        };
+        let rules = vec![
+            rule(
+                "alert icmp any any -> any any (sid:1;)",
+                vec![fm(true, false)],
+            ),
+            rule(
+                "alert icmp any any -> any any (sid:2;)",
+                vec![fm(false, true)],
+            ),
+        ];
+        let mut e = Engine::new(rules, &Classifications::default());
+        let mut flows = FlowTable::new(16, Timeouts::default());
+        let req = icmp_packet("10.0.0.1", "10.0.0.2", 8, b"x");
+        let rep = icmp_packet("10.0.0.2", "10.0.0.1", 0, b"x");
+        assert_eq!(run(&mut e, &mut flows, &req), vec![1]);
+        // the reply makes the flow established (both directions seen)
+        assert_eq!(run(&mut e, &mut flows, &rep), vec![2]);
+        assert_eq!(run(&mut e, &mut flows, &req), vec![1, 2]);
+    }
+
+    #[test]
+    fn threshold_limit_applies() {
+        let mut r = rule("alert icmp any any -> any any (itype:8; sid:1;)", vec![]);
+        r.meta.threshold = Some(ast::Threshold {
+            kind: ast::ThresholdKind::Limit,
+            track: ast::Track::BySrc,
+            count: 1,
+            seconds: 60,
+        });
+        let mut e = Engine::new(vec![r], &Classifications::default());
+        let mut flows = FlowTable::new(16, Timeouts::default());
+        let req = icmp_packet("10.0.0.1", "10.0.0.2", 8, b"x");
+        assert_eq!(run(&mut e, &mut flows, &req), vec![1]);
+        assert_eq!(run(&mut e, &mut flows, &req), Vec::<u32>::new());
+        assert_eq!(e.suppressed(), 1);
+    }
 
     #[test]
     fn metadata_grouping_matches_suricata() {
