@@ -124,6 +124,11 @@ pub fn run(
         summary.rules_loaded, summary.rules_skipped, summary.rule_load_secs
     );
     let mut engine = Engine::new(loaded.rules, &classes);
+    for (origin, why) in &engine.failed {
+        warn!("{origin}: rule skipped: {why}");
+    }
+    summary.rules_loaded -= engine.failed.len();
+    summary.rules_skipped += engine.failed.len();
 
     let mut source = capture::open(pcap).map_err(|e| ReplayError(e.to_string()))?;
     let mut outputs =

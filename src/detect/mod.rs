@@ -118,7 +118,7 @@ impl Signature {
         rule: Rule,
         classes: &Classifications,
         bit_names: &mut std::collections::HashMap<String, u16>,
-    ) -> Signature {
+    ) -> Result<Signature, (ast::Origin, String)> {
         let mut bit_id = |n: &str| -> u16 {
             let next = bit_names.len() as u16;
             *bit_names.entry(n.to_string()).or_insert(next)
@@ -169,11 +169,18 @@ impl Signature {
                     relative: *relative,
                     negated: *negated,
                 }),
+                Match::Pcre(p) => pkws.push(PayloadKeyword::Pcre(p)),
+                Match::ByteTest(b) => pkws.push(PayloadKeyword::ByteTest(b)),
+                Match::ByteJump(b) => pkws.push(PayloadKeyword::ByteJump(b)),
+                Match::ByteExtract(b) => pkws.push(PayloadKeyword::ByteExtract(b)),
+                Match::ByteMath(b) => pkws.push(PayloadKeyword::ByteMath(b)),
+                Match::Bsize(c) => pkws.push(PayloadKeyword::Bsize(*c)),
                 Match::Flow(_) | Match::Flowbits(_) | Match::StreamSize(_) => {}
                 other => header.push(other.clone()),
             }
         }
-        let payload = PayloadProgram::compile(&pkws);
+        let payload = PayloadProgram::try_compile(&pkws)
+            .map_err(|e| (rule.origin.clone(), format!("pcre: {e}")))?;
         let fast_pattern = choose_fast_pattern(&rule.matches);
         let class = rule.meta.classtype.as_deref().and_then(|c| classes.get(c));
         let priority = rule
@@ -200,7 +207,7 @@ impl Signature {
         let ip_only = rule.matches.iter().all(|m| {
             matches!(m, Match::Flowbits(fb) if matches!(fb.cmd, ast::FlowbitsCmd::Set | ast::FlowbitsCmd::NoAlert))
         });
-        Signature {
+        Ok(Signature {
             info,
             proto: ProtoFilter::of(&rule.proto),
             src: rule.src,
@@ -221,7 +228,7 @@ impl Signature {
             threshold: rule.meta.threshold,
             detection_filter: rule.meta.detection_filter,
             flowbits_rank,
-        }
+        })
     }
 
     fn addresses_match(&self, p: &Packet<'_>) -> bool {
@@ -477,6 +484,8 @@ pub struct Engine {
     /// Scratch: candidates of the current packet.
     cand: Vec<u32>,
     thresholds: threshold::Thresholds,
+    /// Rules that parsed but could not be compiled (file:line, reason).
+    pub failed: Vec<(ast::Origin, String)>,
     pub stats: DetectStats,
 }
 
@@ -506,11 +515,14 @@ impl Engine {
     /// Compile rules (in load order) into an engine.
     pub fn new(rules: Vec<Rule>, classes: &Classifications) -> Engine {
         let mut bit_names = std::collections::HashMap::new();
-        let mut sigs: Vec<(usize, Signature)> = rules
-            .into_iter()
-            .map(|r| Signature::compile(r, classes, &mut bit_names))
-            .enumerate()
-            .collect();
+        let mut failed = Vec::new();
+        let mut sigs: Vec<(usize, Signature)> = Vec::with_capacity(rules.len());
+        for (i, r) in rules.into_iter().enumerate() {
+            match Signature::compile(r, classes, &mut bit_names) {
+                Ok(s) => sigs.push((i, s)),
+                Err(f) => failed.push(f),
+            }
+        }
         if bit_names.len() > crate::flow::FlowBits::CAPACITY {
             log::warn!(
                 "{} distinct flowbits; only the first {} are tracked",
@@ -582,6 +594,7 @@ impl Engine {
             iponly_always,
             cand: Vec::with_capacity(sigs.len().min(4096)),
             thresholds: threshold::Thresholds::default(),
+            failed,
             sigs,
             stats: DetectStats::default(),
         }

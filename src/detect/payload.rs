@@ -8,7 +8,63 @@
 
 use memchr::memmem;
 
-use crate::rules::ast::Content;
+use crate::rules::ast::{
+    ByteExtract, ByteJump, ByteMath, ByteMathOp, ByteTest, ByteTestOp, Content, Endian, NumBase,
+    NumCmp, Pcre, ValueRef,
+};
+
+/// Variables a rule may define with byte_extract / byte_math.
+pub const MAX_VARS: usize = 16;
+/// Suricata's default `pcre.match-limit` and `pcre.match-limit-recursion`.
+pub const PCRE_MATCH_LIMIT: u32 = 3500;
+pub const PCRE_DEPTH_LIMIT: u32 = 1500;
+
+/// A compiled `pcre`.
+#[derive(Debug, Clone)]
+pub struct PcreMatcher {
+    re: pcre2::bytes::Regex,
+    negated: bool,
+    relative: bool,
+    /// The next payload keyword is relative to this match.
+    relative_next: bool,
+}
+
+impl PcreMatcher {
+    /// Compile as Suricata does: the rule's flags as PCRE2 options, Suricata's default
+    /// match and depth limits unless `O`, JIT when available.
+    pub fn compile(p: &Pcre) -> Result<PcreMatcher, String> {
+        let mut pat = String::with_capacity(p.pattern.len() + 48);
+        if !p.no_match_limit {
+            pat.push_str(&format!(
+                "(*LIMIT_MATCH={PCRE_MATCH_LIMIT})(*LIMIT_DEPTH={PCRE_DEPTH_LIMIT})"
+            ));
+        }
+        if p.ungreedy {
+            pat.push_str("(?U)");
+        }
+        if p.anchored {
+            pat.push_str("\\G(?:");
+            pat.push_str(&p.pattern);
+            pat.push(')');
+        } else {
+            pat.push_str(&p.pattern);
+        }
+        let re = pcre2::bytes::RegexBuilder::new()
+            .caseless(p.caseless)
+            .dotall(p.dotall)
+            .multi_line(p.multiline)
+            .extended(p.extended)
+            .jit_if_available(true)
+            .build(&pat)
+            .map_err(|e| e.to_string())?;
+        Ok(PcreMatcher {
+            re,
+            negated: p.negated,
+            relative: p.relative,
+            relative_next: false,
+        })
+    }
+}
 
 /// Suricata's default `detect.inspection-recursion-limit`.
 pub const RECURSION_LIMIT: u32 = 3000;
@@ -91,6 +147,12 @@ pub fn find_nocase(hay: &[u8], needle: &[u8]) -> Option<usize> {
 #[derive(Debug, Clone)]
 pub enum PayloadItem {
     Content(ContentMatcher),
+    Pcre(PcreMatcher),
+    ByteTest(ByteTest),
+    ByteJump(ByteJump),
+    ByteExtract(ByteExtract),
+    ByteMath(ByteMath),
+    Bsize(NumCmp<u64>),
     IsDataAt {
         n: u32,
         relative: bool,
@@ -107,6 +169,12 @@ pub struct PayloadProgram {
 /// What a payload keyword needs from the rule, in rule order.
 pub enum PayloadKeyword<'a> {
     Content(&'a Content),
+    Pcre(&'a Pcre),
+    ByteTest(&'a ByteTest),
+    ByteJump(&'a ByteJump),
+    ByteExtract(&'a ByteExtract),
+    ByteMath(&'a ByteMath),
+    Bsize(NumCmp<u64>),
     IsDataAt {
         n: u32,
         relative: bool,
@@ -114,11 +182,37 @@ pub enum PayloadKeyword<'a> {
     },
 }
 
+fn is_relative(kw: Option<&PayloadKeyword<'_>>) -> bool {
+    match kw {
+        Some(PayloadKeyword::Content(n)) => n.is_relative(),
+        Some(PayloadKeyword::IsDataAt { relative, .. }) => *relative,
+        Some(PayloadKeyword::Pcre(p)) => p.relative,
+        Some(PayloadKeyword::ByteTest(b)) => b.relative,
+        Some(PayloadKeyword::ByteJump(b)) => b.relative,
+        Some(PayloadKeyword::ByteExtract(b)) => b.relative,
+        Some(PayloadKeyword::ByteMath(b)) => b.relative,
+        _ => false,
+    }
+}
+
 impl PayloadProgram {
-    pub fn compile(kws: &[PayloadKeyword<'_>]) -> PayloadProgram {
+    /// Compile; fails only when a `pcre` does not compile.
+    pub fn try_compile(kws: &[PayloadKeyword<'_>]) -> Result<PayloadProgram, String> {
         let mut items: Vec<PayloadItem> = Vec::with_capacity(kws.len());
         for (i, kw) in kws.iter().enumerate() {
             match kw {
+                PayloadKeyword::Pcre(p) => {
+                    let mut m = PcreMatcher::compile(p)?;
+                    m.relative_next = is_relative(kws.get(i + 1));
+                    items.push(PayloadItem::Pcre(m));
+                }
+                PayloadKeyword::ByteTest(b) => items.push(PayloadItem::ByteTest(**b)),
+                PayloadKeyword::ByteJump(b) => items.push(PayloadItem::ByteJump(**b)),
+                PayloadKeyword::ByteExtract(b) => {
+                    items.push(PayloadItem::ByteExtract((*b).clone()))
+                }
+                PayloadKeyword::ByteMath(b) => items.push(PayloadItem::ByteMath((*b).clone())),
+                PayloadKeyword::Bsize(c) => items.push(PayloadItem::Bsize(*c)),
                 PayloadKeyword::Content(c) => {
                     let pat: Vec<u8> = if c.nocase {
                         c.pattern.iter().map(|b| b.to_ascii_lowercase()).collect()
@@ -127,11 +221,7 @@ impl PayloadProgram {
                     };
                     let next_within = matches!(kws.get(i + 1),
                         Some(PayloadKeyword::Content(n)) if n.within.is_some());
-                    let next_relative = match kws.get(i + 1) {
-                        Some(PayloadKeyword::Content(n)) => n.is_relative(),
-                        Some(PayloadKeyword::IsDataAt { relative, .. }) => *relative,
-                        None => false,
-                    };
+                    let next_relative = is_relative(kws.get(i + 1));
                     let (mut offset, mut depth) = (c.offset.unwrap_or(0), c.depth.unwrap_or(0));
                     if c.startswith {
                         offset = 0;
@@ -172,7 +262,12 @@ impl PayloadProgram {
                 }),
             }
         }
-        PayloadProgram { items }
+        Ok(PayloadProgram { items })
+    }
+
+    /// Compile keywords that cannot fail (no pcre).
+    pub fn compile(kws: &[PayloadKeyword<'_>]) -> PayloadProgram {
+        Self::try_compile(kws).unwrap_or_default()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -191,6 +286,8 @@ impl PayloadProgram {
         let mut st = State {
             buffer_offset: 0,
             recursion: 0,
+            pcre_start: 0,
+            vars: [0; MAX_VARS],
         };
         inspect(&self.items, 0, buf, &mut st) == Outcome::Match
     }
@@ -199,6 +296,107 @@ impl PayloadProgram {
 struct State {
     buffer_offset: u32,
     recursion: u32,
+    /// Where a retried pcre resumes (Suricata's pcre_match_start_offset).
+    pcre_start: u32,
+    /// byte_extract / byte_math results.
+    vars: [u64; MAX_VARS],
+}
+
+fn value(st: &State, v: ValueRef) -> i64 {
+    match v {
+        ValueRef::Lit(n) => n,
+        ValueRef::Var(i) => st.vars.get(i as usize).copied().unwrap_or(0) as i64,
+    }
+}
+
+/// Read `nbytes` at `pos` as a number: binary big/little endian (1..=8 bytes) or ASCII
+/// digits in a base (as strtoull: optional leading spaces and sign, `0x` for hex, stops at
+/// the first non-digit). Returns the value and the bytes consumed.
+fn extract(
+    buf: &[u8],
+    pos: usize,
+    nbytes: usize,
+    endian: Endian,
+    base: Option<NumBase>,
+) -> Option<(u64, usize)> {
+    let bytes = buf.get(pos..pos.checked_add(nbytes)?)?;
+    match base {
+        None => {
+            if nbytes == 0 || nbytes > 8 {
+                return None;
+            }
+            let mut v: u64 = 0;
+            match endian {
+                Endian::Little => {
+                    for (i, b) in bytes.iter().enumerate() {
+                        v |= (*b as u64) << (8 * i);
+                    }
+                }
+                _ => {
+                    for b in bytes {
+                        v = (v << 8) | *b as u64;
+                    }
+                }
+            }
+            Some((v, nbytes))
+        }
+        Some(base) => {
+            let radix = match base {
+                NumBase::Hex => 16,
+                NumBase::Dec => 10,
+                NumBase::Oct => 8,
+            };
+            let mut i = 0;
+            while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            let mut neg = false;
+            if i < bytes.len() && (bytes[i] == b'+' || bytes[i] == b'-') {
+                neg = bytes[i] == b'-';
+                i += 1;
+            }
+            if radix == 16
+                && i + 1 < bytes.len()
+                && bytes[i] == b'0'
+                && (bytes[i + 1] | 0x20) == b'x'
+                && bytes.get(i + 2).is_some_and(|c| (*c as char).is_digit(16))
+            {
+                i += 2;
+            }
+            let start = i;
+            let mut v: u64 = 0;
+            while i < bytes.len() {
+                let Some(d) = (bytes[i] as char).to_digit(radix) else {
+                    break;
+                };
+                v = v.checked_mul(radix as u64)?.checked_add(d as u64)?;
+                i += 1;
+            }
+            if i == start {
+                return None;
+            }
+            Some((if neg { v.wrapping_neg() } else { v }, i))
+        }
+    }
+}
+
+fn apply_bitmask(v: u64, mask: Option<u64>) -> u64 {
+    match mask {
+        Some(m) if m != 0 => (v & m) >> m.trailing_zeros(),
+        Some(_) => 0,
+        None => v,
+    }
+}
+
+/// Start position for a byte_* keyword: `offset` from the buffer start, or from the
+/// previous match when relative. None when it falls outside the buffer.
+fn start_pos(st: &State, offset: i64, relative: bool, len: usize) -> Option<usize> {
+    let base = if relative { st.buffer_offset as i64 } else { 0 };
+    let p = base + offset;
+    if p < 0 || p as usize > len {
+        return None;
+    }
+    usize::try_from(p).ok()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -327,6 +525,183 @@ fn inspect(items: &[PayloadItem], idx: usize, buf: &[u8], st: &mut State) -> Out
                 if st.recursion >= RECURSION_LIMIT {
                     return Outcome::Discontinue;
                 }
+            }
+        }
+        PayloadItem::Pcre(pm) => {
+            let prev_buffer_offset = st.buffer_offset;
+            st.pcre_start = 0;
+            loop {
+                let base = if pm.relative {
+                    (st.buffer_offset as usize).min(buf.len())
+                } else {
+                    0
+                };
+                let hay = &buf[base..];
+                let start = (st.pcre_start as usize).saturating_sub(base).min(hay.len());
+                let found = match pm.re.find_at(hay, start) {
+                    Ok(m) => m.map(|m| (m.start(), m.end())),
+                    // match limit hit or other error: no match, as in Suricata
+                    Err(_) => None,
+                };
+                let matched = match (found, pm.negated) {
+                    (Some((s0, e0)), false) => {
+                        st.buffer_offset = (base + e0) as u32;
+                        st.pcre_start = (base + s0 + 1) as u32;
+                        true
+                    }
+                    (Some(_), true) => false,
+                    (None, true) => {
+                        st.pcre_start = 0;
+                        true
+                    }
+                    (None, false) => false,
+                };
+                if !matched {
+                    return Outcome::NoMatch;
+                }
+                if !pm.relative_next {
+                    return next(st);
+                }
+                let prev_offset = st.pcre_start;
+                match next(st) {
+                    Outcome::Match => return Outcome::Match,
+                    Outcome::Discontinue => return Outcome::Discontinue,
+                    Outcome::NoMatch => {}
+                }
+                if prev_offset == 0 {
+                    return Outcome::NoMatch;
+                }
+                st.buffer_offset = prev_buffer_offset;
+                st.pcre_start = prev_offset;
+                st.recursion += 1;
+                if st.recursion >= RECURSION_LIMIT {
+                    return Outcome::Discontinue;
+                }
+            }
+        }
+        PayloadItem::ByteTest(bt) => {
+            if buf.is_empty() {
+                return Outcome::NoMatch;
+            }
+            let nbytes = value(st, bt.nbytes);
+            let Some(pos) = start_pos(st, value(st, bt.offset), bt.relative, buf.len()) else {
+                return Outcome::NoMatch;
+            };
+            let Some((v, _)) = usize::try_from(nbytes)
+                .ok()
+                .and_then(|n| extract(buf, pos, n, bt.endian, bt.string))
+            else {
+                return Outcome::NoMatch;
+            };
+            let v = apply_bitmask(v, bt.bitmask);
+            let operand = value(st, bt.value) as u64;
+            let m = match bt.op {
+                ByteTestOp::Lt => v < operand,
+                ByteTestOp::Gt => v > operand,
+                ByteTestOp::Eq => v == operand,
+                ByteTestOp::Le => v <= operand,
+                ByteTestOp::Ge => v >= operand,
+                ByteTestOp::And => v & operand != 0,
+                ByteTestOp::Xor => v ^ operand != 0,
+            };
+            if m != bt.negated {
+                next(st)
+            } else {
+                Outcome::NoMatch
+            }
+        }
+        PayloadItem::ByteJump(bj) => {
+            if buf.is_empty() {
+                return Outcome::NoMatch;
+            }
+            let nbytes = value(st, bj.nbytes);
+            let Some(pos) = start_pos(st, value(st, bj.offset), bj.relative, buf.len()) else {
+                return Outcome::NoMatch;
+            };
+            let Some((v, used)) = usize::try_from(nbytes)
+                .ok()
+                .and_then(|n| extract(buf, pos, n, bj.endian, bj.string))
+            else {
+                return Outcome::NoMatch;
+            };
+            let mut v = apply_bitmask(v, bj.bitmask) as i128 * bj.multiplier.max(1) as i128;
+            if bj.align && v % 4 != 0 {
+                v += 4 - v % 4;
+            }
+            v += bj.post_offset as i128;
+            let target = if bj.from_beginning {
+                v
+            } else if bj.from_end {
+                buf.len() as i128 + v
+            } else {
+                (pos + used) as i128 + v
+            };
+            if target < 0 || target >= buf.len() as i128 {
+                return Outcome::NoMatch;
+            }
+            st.buffer_offset = target as u32;
+            next(st)
+        }
+        PayloadItem::ByteExtract(be) => {
+            if buf.is_empty() {
+                return Outcome::NoMatch;
+            }
+            let Some(pos) = start_pos(st, be.offset as i64, be.relative, buf.len()) else {
+                return Outcome::NoMatch;
+            };
+            let Some((v, used)) = extract(buf, pos, be.nbytes as usize, be.endian, be.string)
+            else {
+                return Outcome::NoMatch;
+            };
+            let mut v = apply_bitmask(v, be.bitmask).wrapping_mul(be.multiplier.max(1) as u64);
+            if be.align > 1 && v % be.align as u64 != 0 {
+                v = v + be.align as u64 - v % be.align as u64;
+            }
+            if let Some(slot) = st.vars.get_mut(be.var as usize) {
+                *slot = v;
+            }
+            st.buffer_offset = (pos + used) as u32;
+            next(st)
+        }
+        PayloadItem::ByteMath(bm) => {
+            if buf.is_empty() {
+                return Outcome::NoMatch;
+            }
+            let nbytes = value(st, bm.nbytes);
+            let Some(pos) = start_pos(st, bm.offset as i64, bm.relative, buf.len()) else {
+                return Outcome::NoMatch;
+            };
+            let Some((v, _)) = usize::try_from(nbytes)
+                .ok()
+                .and_then(|n| extract(buf, pos, n, bm.endian, bm.string))
+            else {
+                return Outcome::NoMatch;
+            };
+            let v = apply_bitmask(v, bm.bitmask);
+            let r = value(st, bm.rvalue) as u64;
+            let res = match bm.op {
+                ByteMathOp::Add => v.wrapping_add(r),
+                ByteMathOp::Sub => v.wrapping_sub(r),
+                ByteMathOp::Mul => v.wrapping_mul(r),
+                ByteMathOp::Div => {
+                    if r == 0 {
+                        return Outcome::NoMatch;
+                    }
+                    v / r
+                }
+                ByteMathOp::Shl => v.checked_shl(r as u32).unwrap_or(0),
+                ByteMathOp::Shr => v.checked_shr(r as u32).unwrap_or(0),
+            };
+            if let Some(slot) = st.vars.get_mut(bm.var as usize) {
+                *slot = res;
+            }
+            next(st)
+        }
+        PayloadItem::Bsize(c) => {
+            if c.matches(buf.len() as u64) {
+                next(st)
+            } else {
+                Outcome::Discontinue
             }
         }
         PayloadItem::IsDataAt {
@@ -475,5 +850,95 @@ mod tests {
         b.distance = Some(-11);
         b.within = Some(5);
         assert!(prog(&[a, b]).matches(b"hello world"));
+    }
+
+    fn pcre(pat: &str, relative: bool) -> Pcre {
+        Pcre {
+            pattern: pat.to_string(),
+            relative,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn pcre_absolute_relative_and_retry() {
+        let a = c("GET");
+        let p1 = pcre("^/admin", true);
+        let prog =
+            PayloadProgram::try_compile(&[PayloadKeyword::Content(&a), PayloadKeyword::Pcre(&p1)])
+                .unwrap();
+        assert!(!prog.matches(b"GET /admin HTTP/1.1")); // a space follows GET
+        let p2 = pcre("^ /admin", true);
+        let prog =
+            PayloadProgram::try_compile(&[PayloadKeyword::Content(&a), PayloadKeyword::Pcre(&p2)])
+                .unwrap();
+        assert!(prog.matches(b"GET /admin HTTP/1.1"));
+        // pcre followed by a relative content: retried at the next pcre match
+        let p3 = pcre("a.", false);
+        let mut z = c("z");
+        z.distance = Some(0);
+        z.within = Some(1);
+        let prog =
+            PayloadProgram::try_compile(&[PayloadKeyword::Pcre(&p3), PayloadKeyword::Content(&z)])
+                .unwrap();
+        assert!(prog.matches(b"abxacz"));
+        assert!(!prog.matches(b"abxacy"));
+        let mut bad = pcre("(unclosed", false);
+        bad.caseless = true;
+        assert!(PayloadProgram::try_compile(&[PayloadKeyword::Pcre(&bad)]).is_err());
+    }
+
+    #[test]
+    fn byte_test_and_jump_never_read_out_of_bounds() {
+        let bt = ByteTest {
+            nbytes: ValueRef::Lit(2),
+            op: ByteTestOp::Gt,
+            negated: false,
+            value: ValueRef::Lit(0x0100),
+            offset: ValueRef::Lit(1),
+            relative: false,
+            endian: Endian::Big,
+            string: None,
+            bitmask: None,
+        };
+        let prog = PayloadProgram::try_compile(&[PayloadKeyword::ByteTest(&bt)]).unwrap();
+        assert!(prog.matches(&[0, 0x02, 0x00]));
+        assert!(!prog.matches(&[0, 0x00, 0x10]));
+        assert!(!prog.matches(&[0, 0x02])); // short payload: no match, no panic
+        let mut s = bt;
+        s.string = Some(NumBase::Dec);
+        s.nbytes = ValueRef::Lit(3);
+        s.offset = ValueRef::Lit(0);
+        s.value = ValueRef::Lit(99);
+        let prog = PayloadProgram::try_compile(&[PayloadKeyword::ByteTest(&s)]).unwrap();
+        assert!(prog.matches(b"123"));
+        assert!(!prog.matches(b"042"));
+        let bj = ByteJump {
+            nbytes: ValueRef::Lit(1),
+            offset: ValueRef::Lit(0),
+            relative: false,
+            multiplier: 1,
+            endian: Endian::Big,
+            string: None,
+            align: false,
+            from_beginning: false,
+            from_end: false,
+            post_offset: 0,
+            bitmask: None,
+        };
+        let mut after = c("X");
+        after.distance = Some(0);
+        after.within = Some(1);
+        let prog = PayloadProgram::try_compile(&[
+            PayloadKeyword::ByteJump(&bj),
+            PayloadKeyword::Content(&after),
+        ])
+        .unwrap();
+        assert!(prog.matches(&[2, b'a', b'b', b'X']));
+        assert!(!prog.matches(&[1, b'a', b'b', b'X']));
+        assert!(!prog.matches(&[200, b'a']));
+        for n in 0..8 {
+            let _ = prog.matches(&vec![0xffu8; n]);
+        }
     }
 }
