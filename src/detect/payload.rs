@@ -143,11 +143,13 @@ pub fn find_nocase(hay: &[u8], needle: &[u8]) -> Option<usize> {
     None
 }
 
-/// One payload keyword.
+/// One payload keyword. Content is by far the most common item and is searched on the hot
+/// path, so it stays inline (no pointer chase) even though that makes the enum large.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum PayloadItem {
     Content(ContentMatcher),
-    Pcre(PcreMatcher),
+    Pcre(Box<PcreMatcher>),
     ByteTest(ByteTest),
     ByteJump(ByteJump),
     ByteExtract(ByteExtract),
@@ -204,7 +206,7 @@ impl PayloadProgram {
                 PayloadKeyword::Pcre(p) => {
                     let mut m = PcreMatcher::compile(p)?;
                     m.relative_next = is_relative(kws.get(i + 1));
-                    items.push(PayloadItem::Pcre(m));
+                    items.push(PayloadItem::Pcre(Box::new(m)));
                 }
                 PayloadKeyword::ByteTest(b) => items.push(PayloadItem::ByteTest(**b)),
                 PayloadKeyword::ByteJump(b) => items.push(PayloadItem::ByteJump(**b)),
@@ -359,7 +361,7 @@ fn extract(
                 && i + 1 < bytes.len()
                 && bytes[i] == b'0'
                 && (bytes[i + 1] | 0x20) == b'x'
-                && bytes.get(i + 2).is_some_and(|c| (*c as char).is_digit(16))
+                && bytes.get(i + 2).is_some_and(|c| c.is_ascii_hexdigit())
             {
                 i += 2;
             }
@@ -476,9 +478,7 @@ fn inspect(items: &[PayloadItem], idx: usize, buf: &[u8], st: &mut State) -> Out
                     };
                 }
                 let sbuf = &buf[offset as usize..depth as usize];
-                let found = if cd.endswith && depth < buffer_len {
-                    None
-                } else if cd.pat.len() > sbuf.len() {
+                let found = if (cd.endswith && depth < buffer_len) || cd.pat.len() > sbuf.len() {
                     None
                 } else {
                     cd.find(sbuf)

@@ -74,6 +74,9 @@ impl Single {
     }
 }
 
+/// A signature with its fast pattern (pattern, nocase), as a group member.
+type Member = (u32, Option<(Vec<u8>, bool)>);
+
 /// Groups with at most this many distinct patterns search them one by one.
 const SINGLES_MAX: usize = 12;
 /// Patterns this short go to single searches even in big groups: in an overlapping
@@ -92,7 +95,7 @@ struct Group {
 }
 
 impl Group {
-    fn build(mut members: Vec<(u32, Option<(Vec<u8>, bool)>)>) -> Group {
+    fn build(mut members: Vec<Member>) -> Group {
         members.sort_by_key(|m| m.0);
         let mut always = Vec::new();
         // distinct (pattern, nocase) -> signatures
@@ -249,7 +252,7 @@ impl Prefilter {
         // group key: (bucket, dir, side/portset or any)
         #[derive(PartialEq, Eq, PartialOrd, Ord)]
         struct Key(usize, DirClass, Option<(Side, Vec<(u16, u16)>)>);
-        let mut members: BTreeMap<Key, Vec<(u32, Option<(Vec<u8>, bool)>)>> = BTreeMap::new();
+        let mut members: BTreeMap<Key, Vec<Member>> = BTreeMap::new();
         let mut port_sets: BTreeMap<Key, PortSet> = BTreeMap::new();
         for s in sigs {
             let k = Key(

@@ -62,7 +62,7 @@ fn nested(out: &mut String, items: &[(String, u64)], insert_engines: Option<&str
             out.push_str(":{");
             open.push(seg);
             first_at_level.push(true);
-            if let (Some(eng), [only]) = (insert_engines, &path[..]) {
+            if let (Some(eng), [only]) = (insert_engines, path) {
                 if *only == "detect" {
                     out.push_str("\"engines\":");
                     out.push_str(eng);
