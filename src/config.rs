@@ -24,6 +24,15 @@ pub struct Config {
     pub outputs: OutputConfig,
     pub decoder: DecoderConfig,
     pub flow: FlowConfig,
+    pub stream: StreamConfig,
+}
+
+/// TCP stream settings (Suricata's `stream.*`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct StreamConfig {
+    /// Pick up TCP sessions whose handshake was not seen (Suricata's `stream.midstream`).
+    pub midstream: bool,
 }
 
 /// Address and port variables. Names not given keep Suricata's defaults.

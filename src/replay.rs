@@ -138,7 +138,8 @@ pub fn run(
         tzsp_port: cfg.decoder.tzsp_port,
         ..DecoderConfig::default()
     });
-    let mut flows = FlowTable::new(cfg.flow.max_flows, cfg.flow.timeouts);
+    let mut flows =
+        FlowTable::with_options(cfg.flow.max_flows, cfg.flow.timeouts, cfg.stream.midstream);
     let mut alerts = PacketAlerts::new();
     let mut pcap_cnt: u64 = 0;
     let mut write_err: Option<std::io::Error> = None;
