@@ -9,6 +9,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 mod input;
+pub mod mmap;
 pub mod pcap;
 pub mod pcapng;
 
@@ -190,6 +191,9 @@ pub fn open(path: &Path) -> Result<Box<dyn FrameSource>, CaptureError> {
         offset: None,
         kind: CaptureErrorKind::Open(e),
     })?;
+    if let Some(m) = mmap::MmapPcap::open(&file, &name)? {
+        return Ok(Box::new(m));
+    }
     sniff(Input::new(file, name, input::FILE_BUFFER))
 }
 

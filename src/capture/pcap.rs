@@ -19,7 +19,7 @@ pub fn is_magic(m: [u8; 4]) -> bool {
 }
 
 /// (big-endian, nanosecond, modified) for a pcap magic.
-fn decode_magic(m: [u8; 4]) -> Option<(bool, bool, bool)> {
+pub(crate) fn decode_magic(m: [u8; 4]) -> Option<(bool, bool, bool)> {
     let be = u32::from_be_bytes(m);
     let le = u32::from_le_bytes(m);
     for (v, big) in [(be, true), (le, false)] {

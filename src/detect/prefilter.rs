@@ -77,6 +77,98 @@ impl Single {
 /// A signature with its fast pattern (pattern, nocase), as a group member.
 type Member = (u32, Option<(Vec<u8>, bool)>);
 
+/// A multi-pattern matcher for small and medium groups: a 65536-bit table of the patterns'
+/// first two bytes (case-folded) rejects almost every position with one bit test; at the
+/// rare positions that pass, the patterns sharing that pair are compared in place.
+struct Bigram {
+    bits: Box<[u64; 1024]>,
+    /// (pair, first index into `order`, end)
+    heads: Vec<(u16, u32, u32)>,
+    /// Pattern indexes grouped by pair.
+    order: Vec<u32>,
+    /// (pattern, nocase, signatures)
+    pats: Vec<(Vec<u8>, bool, Vec<u32>)>,
+}
+
+#[inline]
+fn fold(b: u8) -> u8 {
+    b.to_ascii_lowercase()
+}
+
+impl Bigram {
+    fn build(pats: Vec<(Vec<u8>, bool, Vec<u32>)>) -> Bigram {
+        let mut bits = Box::new([0u64; 1024]);
+        let mut keyed: Vec<(u16, u32)> = pats
+            .iter()
+            .enumerate()
+            .map(|(i, (p, _, _))| (((fold(p[0]) as u16) << 8) | fold(p[1]) as u16, i as u32))
+            .collect();
+        keyed.sort_unstable();
+        let mut heads: Vec<(u16, u32, u32)> = Vec::new();
+        let mut order = Vec::with_capacity(keyed.len());
+        for (k, i) in keyed {
+            bits[(k >> 6) as usize] |= 1u64 << (k & 63);
+            let pos = order.len() as u32;
+            order.push(i);
+            match heads.last_mut() {
+                Some(h) if h.0 == k => h.2 = pos + 1,
+                _ => heads.push((k, pos, pos + 1)),
+            }
+        }
+        Bigram {
+            bits,
+            heads,
+            order,
+            pats,
+        }
+    }
+
+    fn scan(&self, hay: &[u8], stamp: &mut [u32], epoch: u32, out: &mut Vec<u32>) {
+        if hay.len() < 2 {
+            return;
+        }
+        let mut prev = fold(hay[0]) as u16;
+        for i in 1..hay.len() {
+            let cur = fold(hay[i]) as u16;
+            let k = (prev << 8) | cur;
+            prev = cur;
+            if self.bits[(k >> 6) as usize] & (1u64 << (k & 63)) == 0 {
+                continue;
+            }
+            let Ok(h) = self.heads.binary_search_by_key(&k, |h| h.0) else {
+                continue;
+            };
+            let (_, a, b) = self.heads[h];
+            let at = i - 1;
+            for &pi in &self.order[a as usize..b as usize] {
+                let (pat, nocase, sigs) = &self.pats[pi as usize];
+                if sigs.iter().all(|&s| stamp[s as usize] == epoch) {
+                    continue;
+                }
+                let Some(w) = hay.get(at..at + pat.len()) else {
+                    continue;
+                };
+                let eq = if *nocase {
+                    w.iter().zip(pat).all(|(x, y)| fold(*x) == *y)
+                } else {
+                    w == pat.as_slice()
+                };
+                if eq {
+                    for &s in sigs {
+                        if stamp[s as usize] != epoch {
+                            stamp[s as usize] = epoch;
+                            out.push(s);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Groups with more distinct patterns than this use Aho-Corasick instead of `Bigram`.
+const BIGRAM_MAX: usize = 512;
+
 /// Groups with at most this many distinct patterns search them one by one.
 const SINGLES_MAX: usize = 12;
 /// Patterns this short go to single searches even in big groups: in an overlapping
@@ -87,6 +179,7 @@ struct Group {
     /// Automaton over the distinct fast patterns (all case-insensitive; verification
     /// checks case later), or None when no signature has one.
     ac: Option<AhoCorasick>,
+    bigram: Option<Bigram>,
     singles: Vec<Single>,
     /// For each automaton pattern: the signatures having it, ascending.
     pattern_sigs: Vec<Vec<u32>>,
@@ -115,6 +208,8 @@ impl Group {
             }
         }
         let few = distinct.len() <= SINGLES_MAX;
+        let use_bigram = distinct.len() <= BIGRAM_MAX;
+        let mut bigram_pats: Vec<(Vec<u8>, bool, Vec<u32>)> = Vec::new();
         let mut singles = Vec::new();
         let mut patterns: Vec<Vec<u8>> = Vec::new();
         let mut pattern_sigs: Vec<Vec<u32>> = Vec::new();
@@ -126,11 +221,18 @@ impl Group {
                     nocase,
                     sigs,
                 });
+            } else if use_bigram {
+                bigram_pats.push((pat, nocase, sigs));
             } else {
                 patterns.push(pat);
                 pattern_sigs.push(sigs);
             }
         }
+        let bigram = if bigram_pats.is_empty() {
+            None
+        } else {
+            Some(Bigram::build(bigram_pats))
+        };
         let ac = if patterns.is_empty() {
             None
         } else {
@@ -154,6 +256,7 @@ impl Group {
         }
         Group {
             ac,
+            bigram,
             singles,
             pattern_sigs,
             always,
@@ -276,12 +379,28 @@ impl Prefilter {
             }
             members.entry(k).or_default().push((s.sig, s.fast_pattern));
         }
+        let debug = std::env::var_os("RAVN_DEBUG_PREFILTER").is_some();
         let mut groups = Vec::new();
         let mut table: Vec<[DirGroups; 3]> = (0..BUCKETS).map(|_| Default::default()).collect();
         let mut side_entries: BTreeMap<(usize, DirClass, Side), Vec<(PortSet, u32)>> =
             BTreeMap::new();
         for (k, m) in members {
             let gid = groups.len() as u32;
+            if debug {
+                let pats: Vec<String> = m
+                    .iter()
+                    .filter_map(|(_, fp)| fp.as_ref())
+                    .map(|(p, _)| String::from_utf8_lossy(p).into_owned())
+                    .collect();
+                eprintln!(
+                    "prefilter group {gid}: bucket {} dir {:?} ports {:?}: {} sigs, patterns {:?}",
+                    k.0,
+                    k.1,
+                    k.2.as_ref().map(|(s, r)| (s, r.len())),
+                    m.len(),
+                    pats
+                );
+            }
             groups.push(Group::build(m));
             match &k.2 {
                 None => table[k.0][k.1 as usize].any = Some(gid),
@@ -380,6 +499,9 @@ impl Prefilter {
                     }
                 }
             }
+        }
+        if let Some(b) = &g.bigram {
+            b.scan(payload, stamp, epoch, out);
         }
         if let Some(ac) = &g.ac {
             for m in ac.find_overlapping_iter(payload) {
