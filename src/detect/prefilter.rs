@@ -38,8 +38,8 @@ pub struct PrefilterSig {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Side {
-    Dst,
-    Src,
+    Dst = 0,
+    Src = 1,
 }
 
 /// Protocol buckets: tcp, udp, icmpv4, icmpv6, other.
@@ -127,44 +127,68 @@ impl Bigram {
         if hay.len() < 2 {
             return;
         }
-        let mut prev = fold(hay[0]) as u16;
-        for i in 1..hay.len() {
-            let cur = fold(hay[i]) as u16;
+        let bits: &[u64; 1024] = &self.bits;
+        let mut prev = FOLD[hay[0] as usize] as usize;
+        for (i, &c) in hay.iter().enumerate().skip(1) {
+            let cur = FOLD[c as usize] as usize;
             let k = (prev << 8) | cur;
             prev = cur;
-            if self.bits[(k >> 6) as usize] & (1u64 << (k & 63)) == 0 {
+            if bits[k >> 6] & (1u64 << (k & 63)) != 0 {
+                self.verify(hay, i - 1, k as u16, stamp, epoch, out);
+            }
+        }
+    }
+
+    /// The pair at `at` passed the bit table: compare the patterns starting with it.
+    #[inline(never)]
+    fn verify(
+        &self,
+        hay: &[u8],
+        at: usize,
+        k: u16,
+        stamp: &mut [u32],
+        epoch: u32,
+        out: &mut Vec<u32>,
+    ) {
+        let Ok(h) = self.heads.binary_search_by_key(&k, |h| h.0) else {
+            return;
+        };
+        let (_, a, b) = self.heads[h];
+        for &pi in &self.order[a as usize..b as usize] {
+            let (pat, nocase, sigs) = &self.pats[pi as usize];
+            if sigs.iter().all(|&s| stamp[s as usize] == epoch) {
                 continue;
             }
-            let Ok(h) = self.heads.binary_search_by_key(&k, |h| h.0) else {
+            let Some(w) = hay.get(at..at + pat.len()) else {
                 continue;
             };
-            let (_, a, b) = self.heads[h];
-            let at = i - 1;
-            for &pi in &self.order[a as usize..b as usize] {
-                let (pat, nocase, sigs) = &self.pats[pi as usize];
-                if sigs.iter().all(|&s| stamp[s as usize] == epoch) {
-                    continue;
-                }
-                let Some(w) = hay.get(at..at + pat.len()) else {
-                    continue;
-                };
-                let eq = if *nocase {
-                    w.iter().zip(pat).all(|(x, y)| fold(*x) == *y)
-                } else {
-                    w == pat.as_slice()
-                };
-                if eq {
-                    for &s in sigs {
-                        if stamp[s as usize] != epoch {
-                            stamp[s as usize] = epoch;
-                            out.push(s);
-                        }
+            let eq = if *nocase {
+                w.iter().zip(pat).all(|(x, y)| fold(*x) == *y)
+            } else {
+                w == pat.as_slice()
+            };
+            if eq {
+                for &s in sigs {
+                    if stamp[s as usize] != epoch {
+                        stamp[s as usize] = epoch;
+                        out.push(s);
                     }
                 }
             }
         }
     }
 }
+
+/// ASCII case folding as a table (one load per byte in the scan loop).
+static FOLD: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).to_ascii_lowercase();
+        i += 1;
+    }
+    t
+};
 
 /// Groups with more distinct patterns than this use Aho-Corasick instead of `Bigram`.
 const BIGRAM_MAX: usize = 512;
@@ -322,7 +346,7 @@ impl PortTable {
     }
 }
 
-/// Groups of one (bucket, direction class).
+/// Groups for packets of one bucket and one direction.
 #[derive(Default)]
 struct DirGroups {
     any: Option<u32>,
@@ -380,44 +404,82 @@ impl Prefilter {
             members.entry(k).or_default().push((s.sig, s.fast_pattern));
         }
         let debug = std::env::var_os("RAVN_DEBUG_PREFILTER").is_some();
-        let mut groups = Vec::new();
+        // Per packet direction (0: no flow, 1: to_server, 2: to_client) the groups of the
+        // classes that apply (Both plus that direction) are merged, so a packet runs one
+        // matcher for the any-port signatures and one per port side.
+        let mut groups: Vec<Group> = Vec::new();
         let mut table: Vec<[DirGroups; 3]> = (0..BUCKETS).map(|_| Default::default()).collect();
-        let mut side_entries: BTreeMap<(usize, DirClass, Side), Vec<(PortSet, u32)>> =
-            BTreeMap::new();
-        for (k, m) in members {
-            let gid = groups.len() as u32;
-            if debug {
-                let pats: Vec<String> = m
-                    .iter()
-                    .filter_map(|(_, fp)| fp.as_ref())
-                    .map(|(p, _)| String::from_utf8_lossy(p).into_owned())
-                    .collect();
-                eprintln!(
-                    "prefilter group {gid}: bucket {} dir {:?} ports {:?}: {} sigs, patterns {:?}",
-                    k.0,
-                    k.1,
-                    k.2.as_ref().map(|(s, r)| (s, r.len())),
-                    m.len(),
-                    pats
-                );
-            }
-            groups.push(Group::build(m));
-            match &k.2 {
-                None => table[k.0][k.1 as usize].any = Some(gid),
-                Some((side, _)) => {
-                    let ps = port_sets.get(&k).cloned().unwrap_or_default();
-                    side_entries
-                        .entry((k.0, k.1, *side))
-                        .or_default()
-                        .push((ps, gid));
+        for (b, row) in table.iter_mut().enumerate() {
+            for (pd, dg) in row.iter_mut().enumerate() {
+                let classes: &[DirClass] = match pd {
+                    1 => &[DirClass::Both, DirClass::ToServer],
+                    2 => &[DirClass::Both, DirClass::ToClient],
+                    _ => &[DirClass::Both],
+                };
+                let mut any: Vec<Member> = Vec::new();
+                let mut sides: [Vec<(PortSet, &Vec<Member>)>; 2] = [Vec::new(), Vec::new()];
+                for (k, m) in &members {
+                    if k.0 != b || !classes.contains(&k.1) {
+                        continue;
+                    }
+                    match &k.2 {
+                        None => any.extend(m.iter().cloned()),
+                        Some((side, _)) => {
+                            let ps = port_sets.get(k).cloned().unwrap_or_default();
+                            sides[*side as usize].push((ps, m));
+                        }
+                    }
                 }
-            }
-        }
-        for ((b, d, side), entries) in side_entries {
-            let t = PortTable::build(&entries);
-            match side {
-                Side::Dst => table[b][d as usize].dst = t,
-                Side::Src => table[b][d as usize].src = t,
+                if !any.is_empty() {
+                    if debug {
+                        eprintln!(
+                            "prefilter: bucket {b} dir {pd} any-port group {}: {} sigs",
+                            groups.len(),
+                            any.len()
+                        );
+                    }
+                    dg.any = Some(groups.len() as u32);
+                    groups.push(Group::build(any));
+                }
+                for (si, entries) in sides.iter().enumerate() {
+                    if entries.is_empty() {
+                        continue;
+                    }
+                    let idx: Vec<(PortSet, u32)> = entries
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (ps, _))| (ps.clone(), i as u32))
+                        .collect();
+                    let mut t = PortTable::build(&idx);
+                    // each distinct list of entries becomes one merged group
+                    for list in t.lists.iter_mut() {
+                        if list.is_empty() {
+                            continue;
+                        }
+                        let mut merged: Vec<Member> = Vec::new();
+                        for &e in list.iter() {
+                            merged.extend(entries[e as usize].1.iter().cloned());
+                        }
+                        merged.sort_by_key(|m| m.0);
+                        merged.dedup_by_key(|m| m.0);
+                        if debug {
+                            eprintln!(
+                                "prefilter: bucket {b} dir {pd} side {si} port group {}: {} entries, {} sigs",
+                                groups.len(),
+                                list.len(),
+                                merged.len()
+                            );
+                        }
+                        let gid = groups.len() as u32;
+                        groups.push(Group::build(merged));
+                        *list = vec![gid];
+                    }
+                    if si == Side::Dst as usize {
+                        dg.dst = t;
+                    } else {
+                        dg.src = t;
+                    }
+                }
             }
         }
         Prefilter {
@@ -437,14 +499,23 @@ impl Prefilter {
             self.epoch = 1;
         }
         let b = bucket_of(k.proto);
-        let dirs: &[DirClass] = match k.to_server {
-            Some(true) => &[DirClass::Both, DirClass::ToServer],
-            Some(false) => &[DirClass::Both, DirClass::ToClient],
-            None => &[DirClass::Both],
+        let pd = match k.to_server {
+            Some(true) => 1,
+            Some(false) => 2,
+            None => 0,
         };
-        for &d in dirs {
-            let dg = &self.table[b][d as usize];
-            if let Some(g) = dg.any {
+        let dg = &self.table[b][pd];
+        if let Some(g) = dg.any {
+            Self::visit(
+                &self.groups[g as usize],
+                k.payload,
+                &mut self.stamp,
+                self.epoch,
+                out,
+            );
+        }
+        if let Some((sp, dp)) = k.ports {
+            for &g in dg.dst.lookup(dp) {
                 Self::visit(
                     &self.groups[g as usize],
                     k.payload,
@@ -453,25 +524,14 @@ impl Prefilter {
                     out,
                 );
             }
-            if let Some((sp, dp)) = k.ports {
-                for &g in dg.dst.lookup(dp) {
-                    Self::visit(
-                        &self.groups[g as usize],
-                        k.payload,
-                        &mut self.stamp,
-                        self.epoch,
-                        out,
-                    );
-                }
-                for &g in dg.src.lookup(sp) {
-                    Self::visit(
-                        &self.groups[g as usize],
-                        k.payload,
-                        &mut self.stamp,
-                        self.epoch,
-                        out,
-                    );
-                }
+            for &g in dg.src.lookup(sp) {
+                Self::visit(
+                    &self.groups[g as usize],
+                    k.payload,
+                    &mut self.stamp,
+                    self.epoch,
+                    out,
+                );
             }
         }
         out.sort_unstable();
