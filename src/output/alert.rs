@@ -81,18 +81,65 @@ pub fn fast_line(out: &mut String, a: &AlertRecord<'_>) {
     let _ = writeln!(out, ":{dp}");
 }
 
-fn proto_text(proto: u8) -> String {
+/// Short text on the stack: EVE lines are built without heap allocation.
+type Small = heapless::String<64>;
+
+fn proto_text(proto: u8) -> Small {
+    let mut s = Small::new();
     match proto_name(proto) {
-        Some(n) => n.to_string(),
-        None => proto.to_string(),
+        Some(n) => {
+            let _ = s.push_str(n);
+        }
+        None => {
+            let _ = write!(s, "{proto}");
+        }
     }
+    s
+}
+
+fn ip_text(ip: IpAddr) -> Small {
+    let mut s = Small::new();
+    match ip {
+        IpAddr::V4(a) => {
+            let _ = write!(s, "{a}");
+        }
+        IpAddr::V6(a) => {
+            for (i, seg) in a.segments().iter().enumerate() {
+                if i > 0 {
+                    let _ = s.push(':');
+                }
+                let _ = write!(s, "{seg:04x}");
+            }
+        }
+    }
+    s
+}
+
+fn eve_time(ts: Timestamp) -> Small {
+    let t = time::local(ts);
+    let mut s = Small::new();
+    let sign = if t.gmtoff < 0 { '-' } else { '+' };
+    let off = t.gmtoff.unsigned_abs();
+    let _ = write!(
+        s,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}{}{:02}{:02}",
+        t.year,
+        t.month,
+        t.day,
+        t.hour,
+        t.min,
+        t.sec,
+        t.micros,
+        sign,
+        off / 3600,
+        (off % 3600) / 60
+    );
+    s
 }
 
 /// One EVE alert record, with its newline.
 pub fn eve_line(out: &mut String, a: &AlertRecord<'_>, flow_id: Option<u64>) {
-    let mut ts = String::with_capacity(32);
-    time::write_eve(&mut ts, &time::local(a.ts));
-    let mut ip = String::with_capacity(40);
+    let ts = eve_time(a.ts);
     let mut o = Obj::open(out);
     o.str("timestamp", &ts);
     if let Some(id) = flow_id {
@@ -103,25 +150,22 @@ pub fn eve_line(out: &mut String, a: &AlertRecord<'_>, flow_id: Option<u64>) {
     }
     o.str("event_type", "alert");
     if !a.vlan.is_empty() {
-        let mut v = String::new();
-        v.push('[');
+        let mut v: heapless::String<32> = heapless::String::new();
+        let _ = v.push('[');
         for (i, id) in a.vlan.iter().enumerate() {
             if i > 0 {
-                v.push(',');
+                let _ = v.push(',');
             }
             let _ = write!(v, "{id}");
         }
-        v.push(']');
+        let _ = v.push(']');
         o.raw("vlan", &v);
     }
-    write_ip(&mut ip, a.src);
-    o.str("src_ip", &ip);
+    o.str("src_ip", &ip_text(a.src));
     if let Some((sp, _)) = a.ports {
         o.u64("src_port", sp as u64);
     }
-    ip.clear();
-    write_ip(&mut ip, a.dst);
-    o.str("dest_ip", &ip);
+    o.str("dest_ip", &ip_text(a.dst));
     if let Some((_, dp)) = a.ports {
         o.u64("dest_port", dp as u64);
     }
@@ -154,7 +198,7 @@ pub fn eve_line(out: &mut String, a: &AlertRecord<'_>, flow_id: Option<u64>) {
             };
             for (key, (addr, port)) in [("source", source), ("target", target)] {
                 let mut e = al.obj(key);
-                e.str("ip", &super::names::ip_string(addr));
+                e.str("ip", &ip_text(addr));
                 if let Some(p) = port {
                     e.u64("port", p as u64);
                 }
@@ -182,11 +226,9 @@ pub fn eve_line(out: &mut String, a: &AlertRecord<'_>, flow_id: Option<u64>) {
             .u64("pkts_toclient", f.pkts_toclient)
             .u64("bytes_toserver", f.bytes_toserver)
             .u64("bytes_toclient", f.bytes_toclient);
-        let mut start = String::with_capacity(32);
-        time::write_eve(&mut start, &time::local(f.start));
-        fo.str("start", &start);
-        fo.str("src_ip", &super::names::ip_string(f.client.0));
-        fo.str("dest_ip", &super::names::ip_string(f.server.0));
+        fo.str("start", &eve_time(f.start));
+        fo.str("src_ip", &ip_text(f.client.0));
+        fo.str("dest_ip", &ip_text(f.server.0));
         if matches!(f.proto, 6 | 17 | 132) {
             fo.u64("src_port", f.client.1 as u64)
                 .u64("dest_port", f.server.1 as u64);
