@@ -19,6 +19,9 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/ravn/ravn.toml";
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Config {
+    /// Suricata's `threshold-file`: suppress / threshold / event_filter entries
+    /// (empty: none).
+    pub threshold_file: PathBuf,
     pub vars: VarsConfig,
     pub rules: RulesConfig,
     pub outputs: OutputConfig,

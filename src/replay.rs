@@ -124,6 +124,20 @@ pub fn run(
         summary.rules_loaded, summary.rules_skipped, summary.rule_load_secs
     );
     let mut engine = Engine::new(loaded.rules, &classes);
+    if !cfg.threshold_file.as_os_str().is_empty() {
+        let tf = &cfg.threshold_file;
+        let tc = crate::rules::threshold_config::ThresholdConfig::load(tf, &cfg.rule_vars())
+            .map_err(|e| ReplayError(format!("threshold-file: {e}")))?;
+        for (line, why) in &tc.errors {
+            warn!("{}:{line}: threshold entry skipped: {why}", tf.display());
+        }
+        for line in engine.apply_threshold_config(&tc) {
+            warn!(
+                "{}:{line}: rate_filter is not supported yet; entry ignored",
+                tf.display()
+            );
+        }
+    }
     for (origin, why) in &engine.failed {
         warn!("{origin}: rule skipped: {why}");
     }

@@ -50,7 +50,13 @@ pub struct MmapPcap {
     link: LinkType,
     truncated: Option<u64>,
     done: bool,
+    /// Pages below this offset were handed back to the kernel.
+    released: usize,
 }
+
+/// Consumed pages are released in steps of this size, so resident memory stays flat
+/// whatever the size of the file.
+const RELEASE_STEP: usize = 4 << 20;
 
 impl MmapPcap {
     /// Map `file` if it is a classic pcap; `Ok(None)` when it is not one (or cannot be
@@ -122,6 +128,7 @@ impl MmapPcap {
             link,
             truncated: None,
             done: false,
+            released: 0,
         }))
     }
 
@@ -166,6 +173,20 @@ impl FrameSource for MmapPcap {
                     limit: MAX_CAPLEN,
                 },
             });
+        }
+        if start >= self.released + 2 * RELEASE_STEP {
+            // hand back everything up to one step behind the current record
+            let upto = (start - RELEASE_STEP) & !(4096 - 1);
+            // SAFETY: advice on part of our own mapping; no frame borrowed from below
+            // `start` is alive (frames borrow `self` mutably, one at a time).
+            unsafe {
+                libc::madvise(
+                    (self.map.ptr as *mut u8).add(self.released) as *mut libc::c_void,
+                    upto - self.released,
+                    libc::MADV_DONTNEED,
+                );
+            }
+            self.released = upto;
         }
         let data_start = start + self.rec_hdr_len;
         let data_end = data_start + caplen as usize;

@@ -103,6 +103,8 @@ pub struct Signature {
     pub detection_filter: Option<ast::Threshold>,
     /// Suricata's flowbits ordering class: 3 set, 2 set+read, 1 read, 0 none.
     flowbits_rank: u8,
+    /// threshold.config `suppress` entries that apply to this signature.
+    suppress: Vec<crate::rules::threshold_config::Suppress>,
 }
 
 /// Flow-level facts a signature may test.
@@ -228,6 +230,7 @@ impl Signature {
             threshold: rule.meta.threshold,
             detection_filter: rule.meta.detection_filter,
             flowbits_rank,
+            suppress: Vec::new(),
         })
     }
 
@@ -612,6 +615,47 @@ impl Engine {
         &self.sigs[hit.sig as usize]
     }
 
+    /// Apply a threshold.config, in file order, as Suricata does: `suppress` entries add up;
+    /// `threshold`/`event_filter` for one rule replaces the rule's own threshold or
+    /// detection_filter, a wildcard one applies only to rules without. `rate_filter` entries
+    /// are returned (line numbers) as not applied: ravn does not implement them yet.
+    pub fn apply_threshold_config(
+        &mut self,
+        cfg: &crate::rules::threshold_config::ThresholdConfig,
+    ) -> Vec<usize> {
+        use crate::rules::threshold_config::ThresholdRule;
+        let mut not_applied = Vec::new();
+        for e in &cfg.entries {
+            let wildcard = e.sid == 0;
+            let targets = self.sigs.iter_mut().filter(|s| {
+                (e.gid == 0 && e.sid == 0)
+                    || (e.sid == 0 && s.info.gid == e.gid)
+                    || (s.info.gid == e.gid && s.info.sid == e.sid)
+            });
+            match &e.rule {
+                ThresholdRule::Suppress(sup) => {
+                    for s in targets {
+                        s.suppress.push(sup.clone());
+                    }
+                }
+                ThresholdRule::Threshold(t) => {
+                    for s in targets {
+                        if wildcard {
+                            if s.threshold.is_none() && s.detection_filter.is_none() {
+                                s.threshold = Some(*t);
+                            }
+                        } else {
+                            s.threshold = Some(*t);
+                            s.detection_filter = None;
+                        }
+                    }
+                }
+                ThresholdRule::RateFilter(_) => not_applied.push(e.line),
+            }
+        }
+        not_applied
+    }
+
     /// Alerts withheld by thresholds and detection filters.
     pub fn suppressed(&self) -> u64 {
         self.thresholds.suppressed
@@ -714,6 +758,19 @@ impl Engine {
         let th = &mut self.thresholds;
         out.hits.retain(|&i| {
             let s = &sigs[i as usize];
+            use crate::rules::threshold_config::Suppress;
+            for sup in &s.suppress {
+                let hit = match sup {
+                    Suppress::All => true,
+                    Suppress::BySrc(a) => a.contains(subject.src),
+                    Suppress::ByDst(a) => a.contains(subject.dst),
+                    Suppress::ByEither(a) => a.contains(subject.src) || a.contains(subject.dst),
+                };
+                if hit {
+                    th.suppressed += 1;
+                    return false;
+                }
+            }
             let mut ok = true;
             if let Some(t) = &s.detection_filter {
                 ok &= th.allow(i, t, &subject);
@@ -725,6 +782,16 @@ impl Engine {
         });
         if out.hits.is_empty() {
             return;
+        }
+        // An IP-only drop or reject applies to the whole flow (Suricata's
+        // APPLY_ACTION_TO_FLOW): the flow is not inspected any further.
+        if let Some(fc) = &mut flow {
+            if out.hits.iter().any(|&i| {
+                let s = &self.sigs[i as usize];
+                s.ip_only && !matches!(s.info.action, Action::Alert | Action::Pass)
+            }) {
+                fc.flow.pass = true;
+            }
         }
         // A pass rule stops everything after it; the pass itself is not logged.
         if let Some(pos) = out

@@ -28,10 +28,21 @@ struct Entry {
 }
 
 /// Per-engine thresholding state, keyed by (signature number, tracked entity).
-#[derive(Default)]
 pub struct Thresholds {
     table: HashMap<(u32, Entity), Entry>,
     pub suppressed: u64,
+}
+
+/// Entries reserved up front, so tracking does not allocate on the packet path.
+const RESERVED: usize = 4096;
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            table: HashMap::with_capacity(RESERVED),
+            suppressed: 0,
+        }
+    }
 }
 
 /// What the packet offers for tracking.

@@ -1,0 +1,627 @@
+//! Differential test: ravn against Suricata 7.0.10 on the same captures with the same rules,
+//! alerts compared as sorted lists of `gid:sid:rev pcap_cnt=N PROTO src:sport -> dst:dport`
+//! (the normalisation of `../shared/tools/suricata-alerts`, which runs Suricata here).
+//!
+//! Corpora:
+//! - `gen_traffic.py` captures, one per seed (`RAVN_DIFF_SEEDS`, default `1,2,3`; packets per
+//!   capture `RAVN_DIFF_PACKETS`, default 30000), generated at test time. Rules: every ET Open
+//!   file plus the Snort community rules, reduced by `ravn rules check --write-loaded` to the
+//!   rules ravn loads; both tools get exactly that file.
+//! - `../shared/conformance/suricata-verify/tests/`: every test (a directory with
+//!   `test.yaml`) with its capture (its own, or the one `pcap:` names) and its rules
+//!   (`test.rules`, or the directory's other `*.rules` when it has none) plus
+//!   `rules/heartbeat.rules`, reduced the same way; capture directories without `test.yaml`
+//!   run with the heartbeat rule alone.
+//!
+//! Both tools run with plain settings: Suricata as suricata-alerts runs it (alert-only config,
+//! `-k none`, default HOME_NET), ravn with its defaults plus the same classification and
+//! reference configs; no test's `suricata.yaml` or `args`. Any difference fails the test.
+//! The full report goes to `<target dir>/differential-report.txt`.
+//!
+//! Environment: `RAVN_DIFF_JOBS` (parallel cases, default: CPUs), `RAVN_DIFF_SEEDS`,
+//! `RAVN_DIFF_PACKETS`, `RAVN_DIFF_ONLY` (run only cases whose name contains it).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use support::*;
+
+/// Lines of each case's diff echoed to the test output (the report has all of them).
+const DIFF_LINES_SHOWN: usize = 30;
+
+#[derive(Clone)]
+enum Rules {
+    /// Already reduced to ravn's loaded set.
+    Loaded { file: PathBuf, count: usize },
+    /// To be reduced per case.
+    Raw(Vec<PathBuf>),
+}
+
+#[derive(Clone)]
+struct Case {
+    corpus: &'static str,
+    name: String,
+    pcap: PathBuf,
+    rules: Rules,
+}
+
+#[derive(Default, Clone)]
+struct Outcome {
+    corpus: &'static str,
+    name: String,
+    pcap: String,
+    rule_files: Vec<String>,
+    loaded: usize,
+    suricata_loaded: Option<u64>,
+    suricata_failed: Option<u64>,
+    ravn_packets: Option<u64>,
+    suricata_packets: Option<u64>,
+    ravn: Vec<String>,
+    suricata: Vec<String>,
+    only_ravn: Vec<String>,
+    only_suricata: Vec<String>,
+    error: Option<String>,
+    secs: f64,
+    /// Same capture and loaded rules as this case: its result was reused.
+    same_as: Option<String>,
+}
+
+impl Outcome {
+    fn equal(&self) -> bool {
+        self.error.is_none() && self.only_ravn.is_empty() && self.only_suricata.is_empty()
+    }
+    fn common(&self) -> usize {
+        self.ravn.len() - self.only_ravn.len()
+    }
+}
+
+fn conformance_cases(shared: &Path) -> Vec<Case> {
+    let root = shared.join("conformance/suricata-verify/tests");
+    let heartbeat = crate_root().join("rules/heartbeat.rules");
+    let mut dirs = Vec::new();
+    collect_dirs(&root, &mut dirs);
+    dirs.sort();
+    let mut cases = Vec::new();
+    for dir in dirs {
+        let name = dir
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let pcaps = files_with_ext(&dir, "pcap");
+        let yaml = dir.join("test.yaml");
+        if yaml.is_file() {
+            let text = std::fs::read_to_string(&yaml).unwrap();
+            let pcap = match yaml_top_level(&text, "pcap") {
+                Some(p) => dir.join(p),
+                None => match pcaps.first() {
+                    Some(p) => p.clone(),
+                    None => continue, // a test without a capture: nothing to replay
+                },
+            };
+            let mut rules = if dir.join("test.rules").is_file() {
+                vec![dir.join("test.rules")]
+            } else {
+                files_with_ext(&dir, "rules")
+            };
+            rules.push(heartbeat.clone());
+            cases.push(Case {
+                corpus: "conformance",
+                name,
+                pcap,
+                rules: Rules::Raw(rules),
+            });
+        } else {
+            // A capture kept for other tests (no test.yaml of its own): heartbeat rule only.
+            for p in pcaps {
+                cases.push(Case {
+                    corpus: "conformance",
+                    name: format!("{name}/{}", p.file_name().unwrap().to_string_lossy()),
+                    pcap: p,
+                    rules: Rules::Raw(vec![heartbeat.clone()]),
+                });
+            }
+        }
+    }
+    cases
+}
+
+fn collect_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if p.join("test.yaml").is_file() || !files_with_ext(&p, "pcap").is_empty() {
+                out.push(p.clone());
+            }
+            collect_dirs(&p, out);
+        }
+    }
+}
+
+fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == ext))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// A top-level `key: value` of a test.yaml (the only YAML these tests need).
+fn yaml_top_level(text: &str, key: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let rest = l.strip_prefix(key)?.strip_prefix(':')?;
+        let v = rest.trim().trim_matches(|c| c == '"' || c == '\'');
+        (!v.is_empty()).then(|| v.to_string())
+    })
+}
+
+/// A case with its rules reduced to the set ravn loads.
+struct Prepared {
+    case: Case,
+    dir: PathBuf,
+    /// The loaded rules file and its rule count.
+    rules: Result<(PathBuf, usize), String>,
+}
+
+impl Prepared {
+    /// Cases with the same capture and the same loaded rules give the same result: they run
+    /// once.
+    fn key(&self) -> Option<(PathBuf, String)> {
+        let (file, _) = self.rules.as_ref().ok()?;
+        let pcap = self.case.pcap.canonicalize().ok()?;
+        Some((pcap, std::fs::read_to_string(file).ok()?))
+    }
+
+    fn outcome(&self) -> Outcome {
+        let mut o = Outcome {
+            corpus: self.case.corpus,
+            name: self.case.name.clone(),
+            pcap: show(&self.case.pcap),
+            ..Default::default()
+        };
+        match &self.case.rules {
+            Rules::Loaded { file, .. } => o.rule_files = vec![show(file)],
+            Rules::Raw(files) => o.rule_files = files.iter().map(|f| show(f)).collect(),
+        }
+        match &self.rules {
+            Ok((_, n)) => o.loaded = *n,
+            Err(e) => o.error = Some(e.clone()),
+        }
+        o
+    }
+}
+
+fn prepare(shared: &Path, work: &Path, case: Case) -> Prepared {
+    let dir = fresh_dir(&work.join(case.name.replace('/', "__")));
+    let rules = match &case.rules {
+        Rules::Loaded { file, count } => Ok((file.clone(), *count)),
+        Rules::Raw(files) => {
+            let out = dir.join("loaded.rules");
+            ravn_loaded_rules(shared, files, &out).map(|n| (out, n))
+        }
+    };
+    Prepared { case, dir, rules }
+}
+
+fn run_case(shared: &Path, p: &Prepared) -> Outcome {
+    let t0 = Instant::now();
+    let mut o = p.outcome();
+    if let Ok((rules, _)) = &p.rules {
+        if let Err(e) = compare(shared, &p.dir, &p.case, rules, &mut o) {
+            o.error = Some(e);
+        }
+    }
+    o.secs = t0.elapsed().as_secs_f64();
+    o
+}
+
+fn compare(
+    shared: &Path,
+    dir: &Path,
+    case: &Case,
+    rules: &Path,
+    o: &mut Outcome,
+) -> Result<(), String> {
+    // ravn
+    let ravn_out = dir.join("ravn");
+    let r = Command::new(ravn_bin())
+        .arg("-v")
+        .args(["replay", "-r"])
+        .arg(&case.pcap)
+        .arg("-S")
+        .arg(rules)
+        .arg("-l")
+        .arg(&ravn_out)
+        .args(ravn_sets(shared))
+        .output()
+        .map_err(|e| format!("running ravn: {e}"))?;
+    std::fs::write(dir.join("ravn.stderr"), &r.stderr).ok();
+    if !r.status.success() {
+        return Err(format!(
+            "ravn replay failed ({}): {}",
+            r.status,
+            String::from_utf8_lossy(&r.stderr).trim()
+        ));
+    }
+    let eve = read_eve(&ravn_out.join("eve.json"))?;
+    o.ravn = eve.alerts;
+    o.ravn_packets = eve
+        .stats
+        .as_ref()
+        .and_then(|s| s["decoder"]["pkts"].as_u64());
+
+    // Suricata, through the reference tool
+    let suri_out = dir.join("suricata");
+    let s = Command::new("python3")
+        .arg(shared.join("tools/suricata-alerts"))
+        .arg(&case.pcap)
+        .arg(rules)
+        .arg("--keep")
+        .arg(&suri_out)
+        .output()
+        .map_err(|e| format!("running suricata-alerts: {e}"))?;
+    let stderr = String::from_utf8_lossy(&s.stderr);
+    std::fs::write(dir.join("suricata-alerts.stderr"), stderr.as_bytes()).ok();
+    if !s.status.success() {
+        return Err(format!(
+            "suricata-alerts failed ({}): {}",
+            s.status,
+            tail(&stderr, 1500)
+        ));
+    }
+    let mut suri: Vec<String> = String::from_utf8_lossy(&s.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    suri.sort();
+    o.suricata = suri;
+    if let Ok(eve) = read_eve(&suri_out.join("eve.json")) {
+        if let Some(st) = eve.stats {
+            o.suricata_packets = st["decoder"]["pkts"].as_u64();
+            if let Some(eng) = st["detect"]["engines"].as_array().and_then(|a| a.last()) {
+                o.suricata_loaded = eng["rules_loaded"].as_u64();
+                o.suricata_failed = eng["rules_failed"].as_u64();
+            }
+        }
+    }
+    let (only_ravn, only_suricata) = sorted_diff(&o.ravn, &o.suricata);
+    o.only_ravn = only_ravn;
+    o.only_suricata = only_suricata;
+    Ok(())
+}
+
+fn tail(s: &str, n: usize) -> &str {
+    let s = s.trim();
+    let mut start = s.len().saturating_sub(n);
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}
+
+/// `gid:sid:rev` of a normalised alert line.
+fn sig_of(line: &str) -> &str {
+    line.split(' ').next().unwrap_or(line)
+}
+
+fn diff_text(o: &Outcome, limit: usize) -> String {
+    let mut t = String::new();
+    let _ = writeln!(t, "--- suricata  {}", o.pcap);
+    let _ = writeln!(t, "+++ ravn      {}", o.pcap);
+    let mut lines: Vec<(&String, char)> = o
+        .only_suricata
+        .iter()
+        .map(|l| (l, '-'))
+        .chain(o.only_ravn.iter().map(|l| (l, '+')))
+        .collect();
+    lines.sort();
+    for (i, (l, c)) in lines.iter().enumerate() {
+        if i == limit {
+            let _ = writeln!(t, "  ... {} more (see the report)", lines.len() - limit);
+            break;
+        }
+        let _ = writeln!(t, "{c}{l}");
+    }
+    t
+}
+
+fn opt(v: Option<u64>) -> String {
+    v.map_or_else(|| "?".into(), |n| n.to_string())
+}
+
+fn report(outcomes: &[Outcome], setup: &str) -> (String, String) {
+    let mut sum = String::new();
+    let _ = writeln!(
+        sum,
+        "ravn vs Suricata 7.0.10, alerts as sorted (gid:sid:rev, pcap_cnt, tuple) lists"
+    );
+    let _ = writeln!(sum, "{setup}");
+    // per corpus totals
+    let mut corpora: BTreeMap<&str, [usize; 6]> = BTreeMap::new();
+    for o in outcomes {
+        let c = corpora.entry(o.corpus).or_default();
+        c[0] += 1;
+        c[1] += o.equal() as usize;
+        c[2] += o.suricata.len();
+        c[3] += o.ravn.len();
+        c[4] += o.common();
+        c[5] += o.only_ravn.len() + o.only_suricata.len();
+    }
+    let _ = writeln!(
+        sum,
+        "\n{:<12} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "corpus", "cases", "equal", "differ", "suricata", "ravn", "common", "diff-lines"
+    );
+    for (name, c) in &corpora {
+        let _ = writeln!(
+            sum,
+            "{:<12} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            name,
+            c[0],
+            c[1],
+            c[0] - c[1],
+            c[2],
+            c[3],
+            c[4],
+            c[5]
+        );
+    }
+    let w = outcomes
+        .iter()
+        .map(|o| o.corpus.len() + 1 + o.name.len())
+        .max()
+        .unwrap_or(4);
+    let _ = writeln!(
+        sum,
+        "\n{:<w$} {:>5} {:>5} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6}  result",
+        "case", "rules", "s.ld", "pkts", "suri", "ravn", "-suri", "+ravn", "secs"
+    );
+    for o in outcomes {
+        let result = match &o.error {
+            Some(_) => "ERROR",
+            None if o.equal() => "equal",
+            None => "DIFFERENT",
+        };
+        let pk = if o.ravn_packets == o.suricata_packets {
+            opt(o.ravn_packets)
+        } else {
+            format!("{}/{}", opt(o.ravn_packets), opt(o.suricata_packets))
+        };
+        let secs = match &o.same_as {
+            Some(_) => "-".to_string(),
+            None => format!("{:.1}", o.secs),
+        };
+        let same = match &o.same_as {
+            Some(n) => format!(" (same capture and rules as {n})"),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            sum,
+            "{:<w$} {:>5} {:>5} {:>8} {:>6} {:>6} {:>6} {:>6} {secs:>6}  {result}{same}",
+            format!("{}/{}", o.corpus, o.name),
+            o.loaded,
+            opt(o.suricata_loaded),
+            pk,
+            o.suricata.len(),
+            o.ravn.len(),
+            o.only_suricata.len(),
+            o.only_ravn.len(),
+        );
+    }
+    let _ = writeln!(
+        sum,
+        "(rules: rules ravn loaded and both tools got; s.ld: rules Suricata loaded of them; \
+         pkts: decoder.pkts, ravn/suricata when they differ; -suri: alerts only Suricata \
+         raised; +ravn: alerts only ravn raised; secs: both tools' run time)"
+    );
+
+    // per signature
+    let mut sigs: BTreeMap<String, (usize, usize, Vec<String>)> = BTreeMap::new();
+    for o in outcomes {
+        for (lines, ravn) in [(&o.only_suricata, false), (&o.only_ravn, true)] {
+            for l in lines.iter() {
+                let e = sigs.entry(sig_of(l).to_string()).or_default();
+                if ravn {
+                    e.1 += 1
+                } else {
+                    e.0 += 1
+                }
+                let case = format!("{}/{}", o.corpus, o.name);
+                if !e.2.contains(&case) {
+                    e.2.push(case);
+                }
+            }
+        }
+    }
+    if !sigs.is_empty() {
+        let _ = writeln!(
+            sum,
+            "\ndiffering signatures:\n{:<22} {:>10} {:>10}  cases",
+            "gid:sid:rev", "only-suri", "only-ravn"
+        );
+        for (sig, (s, r, cases)) in &sigs {
+            let _ = writeln!(sum, "{sig:<22} {s:>10} {r:>10}  {}", cases.join(", "));
+        }
+    }
+    let errors: Vec<&Outcome> = outcomes.iter().filter(|o| o.error.is_some()).collect();
+    if !errors.is_empty() {
+        let _ = writeln!(sum, "\nerrors:");
+        for o in errors {
+            let _ = writeln!(
+                sum,
+                "{}/{}: {}",
+                o.corpus,
+                o.name,
+                o.error.as_deref().unwrap()
+            );
+        }
+    }
+
+    // the full report: the summary, then every case's diff
+    let mut full = sum.clone();
+    let _ = writeln!(
+        full,
+        "\n==== diffs ('-' only in Suricata, '+' only in ravn) ===="
+    );
+    for o in outcomes.iter().filter(|o| !o.equal()) {
+        let _ = writeln!(
+            full,
+            "\n### {}/{}\n    pcap:  {}\n    rules: {}\n    loaded by ravn: {}, by Suricata: {} (failed {})",
+            o.corpus,
+            o.name,
+            o.pcap,
+            o.rule_files.join(" "),
+            o.loaded,
+            opt(o.suricata_loaded),
+            opt(o.suricata_failed)
+        );
+        if let Some(e) = &o.error {
+            let _ = writeln!(full, "ERROR: {e}");
+        } else {
+            full.push_str(&diff_text(o, usize::MAX));
+        }
+    }
+    (sum, full)
+}
+
+// Issue 3's acceptance gate. It fails today on known gaps (TCP stream reassembly, VXLAN/NSH
+// decoding, flow-level drop, defragmentation; see target/differential-report.txt), so it is
+// not part of the default run: `cargo test --profile ci --test differential -- --ignored`.
+#[test]
+#[ignore = "issue 3 gate: known differences remain (stream reassembly, VXLAN/NSH, defrag)"]
+fn ravn_raises_the_alerts_suricata_raises() {
+    let Some(shared) = shared_or_skip() else {
+        return;
+    };
+    let shared = shared.canonicalize().unwrap();
+    require_suricata();
+    require_scapy();
+    let t0 = Instant::now();
+    let only = std::env::var("RAVN_DIFF_ONLY").unwrap_or_default();
+    let jobs = workers_from_env("RAVN_DIFF_JOBS");
+    let packets = env_u64("RAVN_DIFF_PACKETS", 30_000);
+    let seeds: Vec<u64> = std::env::var("RAVN_DIFF_SEEDS")
+        .unwrap_or_else(|_| "1,2,3".into())
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().parse().expect("RAVN_DIFF_SEEDS: numbers"))
+        .collect();
+    let work = fresh_dir(&PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("differential"));
+
+    // gen_traffic corpus: the captures, and ET Open + Snort community reduced once
+    let gen_names: Vec<(u64, String)> = seeds
+        .iter()
+        .map(|s| (*s, format!("seed-{s}-{packets}")))
+        .filter(|(_, n)| only.is_empty() || format!("gen-traffic/{n}").contains(&only))
+        .collect();
+    let mut cases = Vec::new();
+    if !gen_names.is_empty() {
+        let et = shared.join("rulesets/et-open-2024-04-21");
+        let mut files = files_with_ext(&et, "rules");
+        files.push(shared.join("rulesets/snort-community/community.rules"));
+        let loaded_file = work.join("et-open+community.loaded.rules");
+        let count = ravn_loaded_rules(&shared, &files, &loaded_file)
+            .unwrap_or_else(|e| panic!("reducing ET Open + community: {e}"));
+        let gen_dir = work.join("pcaps");
+        std::fs::create_dir_all(&gen_dir).unwrap();
+        let made = run_parallel(jobs, gen_names.clone(), |(seed, name)| {
+            let p = gen_dir.join(format!("{name}.pcap"));
+            gen_traffic(&shared, &p, packets, seed).map(|_| (name, p))
+        });
+        for m in made {
+            let (name, pcap) = m.unwrap_or_else(|e| panic!("{e}"));
+            cases.push(Case {
+                corpus: "gen-traffic",
+                name,
+                pcap,
+                rules: Rules::Loaded {
+                    file: loaded_file.clone(),
+                    count,
+                },
+            });
+        }
+    }
+    cases.extend(
+        conformance_cases(&shared)
+            .into_iter()
+            .filter(|c| only.is_empty() || format!("{}/{}", c.corpus, c.name).contains(&only)),
+    );
+    assert!(!cases.is_empty(), "no cases (RAVN_DIFF_ONLY={only:?})");
+
+    let prepared = run_parallel(jobs, cases, |c| prepare(&shared, &work, c));
+    // one run per distinct (capture, loaded rules); the other cases of a group copy its result
+    let mut groups: BTreeMap<(PathBuf, String), Vec<usize>> = BTreeMap::new();
+    let mut singles = Vec::new();
+    for (i, p) in prepared.iter().enumerate() {
+        match p.key() {
+            Some(k) => groups.entry(k).or_default().push(i),
+            None => singles.push(vec![i]),
+        }
+    }
+    let mut runs: Vec<Vec<usize>> = groups.into_values().chain(singles).collect();
+    runs.sort(); // job order: gen-traffic first (the slow ones), then by name
+    let results = run_parallel(jobs, runs.clone(), |g| run_case(&shared, &prepared[g[0]]));
+    let mut slots: Vec<Option<Outcome>> = (0..prepared.len()).map(|_| None).collect();
+    for (g, first) in runs.iter().zip(results) {
+        for &i in &g[1..] {
+            let mut o = prepared[i].outcome();
+            let keep = (o.corpus, o.name.clone(), o.rule_files.clone());
+            o = first.clone();
+            (o.corpus, o.name, o.rule_files) = keep;
+            o.same_as = Some(first.name.clone());
+            o.secs = 0.0;
+            slots[i] = Some(o);
+        }
+        slots[g[0]] = Some(first);
+    }
+    let outcomes: Vec<Outcome> = slots.into_iter().map(|o| o.unwrap()).collect();
+
+    let setup = format!(
+        "gen-traffic: seeds {seeds:?} x {packets} packets, ET Open 2024-04-21 + Snort community \
+         (ravn-loaded subset); conformance: ../shared/conformance/suricata-verify/tests \
+         (test rules + rules/heartbeat.rules, ravn-loaded subset); {jobs} jobs; \
+         work files in {}",
+        work.display()
+    );
+    let (summary, full) = report(&outcomes, &setup);
+    let report_path = target_dir().join("differential-report.txt");
+    std::fs::write(&report_path, &full)
+        .unwrap_or_else(|e| panic!("{}: {e}", report_path.display()));
+    println!("{summary}");
+    for o in outcomes.iter().filter(|o| !o.equal()) {
+        println!("\n### {}/{}", o.corpus, o.name);
+        match &o.error {
+            Some(e) => println!("ERROR: {e}"),
+            None => print!("{}", diff_text(o, DIFF_LINES_SHOWN)),
+        }
+    }
+    let differ = outcomes.iter().filter(|o| !o.equal()).count();
+    println!(
+        "\n{} cases, {} equal, {differ} different, in {:.1} s; full report: {}",
+        outcomes.len(),
+        outcomes.len() - differ,
+        t0.elapsed().as_secs_f64(),
+        report_path.display()
+    );
+    assert_eq!(
+        differ,
+        0,
+        "{differ} of {} cases differ from Suricata; full report: {}",
+        outcomes.len(),
+        report_path.display()
+    );
+}
