@@ -264,7 +264,11 @@ pub enum Match {
     StreamSize(StreamSize),
 }
 
-/// `flow:` options. Suricata's semantics: every given option must hold.
+/// `flow:` options. Suricata's semantics: every given option must hold (`stateless` always
+/// holds). A flow that is only a direction (`flow:to_server;`) restricts the rule to that
+/// direction; when a rule's flows name both directions (`flow:to_server; flow:established;`,
+/// which Suricata accepts), the direction-only ones are dropped by the parser, as Suricata then
+/// inspects both directions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FlowMatch {
     /// `to_server` / `from_client`
@@ -292,20 +296,27 @@ pub enum FlowbitsCmd {
     NoAlert,
 }
 
-/// `flowbits:cmd,name` with Suricata 7's groups: `isset:a|b` (any of), `isnotset:a|b`
-/// (any not set), `set:a&b` (all) — `names` holds the group members in order.
+/// `flowbits:cmd,name` with Suricata 7's groups: `isset:a|b` (any of them set),
+/// `isnotset:a|b` (any of them not set) — `names` holds the group members in order.
+/// Suricata 7.0.10 has no `&` operator: `set,a&b` is one bit named `a&b`. It accepts `|` with
+/// `set`/`unset`/`toggle` too, but then acts on an unnamed bit (its index 0) that no `isset`
+/// can see: such commands have no visible effect. `set`/`unset`/`toggle` run only after the
+/// whole rule matched (Suricata's post-match list); `noalert` has no name and only stops the
+/// rule from alerting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flowbits {
     pub cmd: FlowbitsCmd,
     pub names: Vec<String>,
-    /// True when the names were joined with `|` (OR); false for `&` or a single name.
+    /// True when the names were joined with `|` (OR); false for a single name.
     pub or: bool,
 }
 
 /// `pcre:"/re/flags"`, with Suricata's flags decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Pcre {
-    /// The pattern between the slashes, unescaped as Suricata passes it to PCRE2.
+    /// The pattern between the slashes, verbatim: Suricata does no unescaping (`\;`, `\"`,
+    /// `\/` reach PCRE2 as written). Compile it without UTF/UCP, with `PCRE2_NO_AUTO_CAPTURE`
+    /// unless that fails with error 115 — see `rules::keywords::pcre::compile`.
     pub pattern: String,
     pub negated: bool,
     /// `i` caseless, `s` dotall, `m` multiline, `x` extended, `A` anchored,
@@ -326,7 +337,9 @@ pub struct Pcre {
 }
 
 /// A number or a `byte_extract`/`byte_math` variable (by index into the rule's variables,
-/// in definition order).
+/// in definition order: the `var` of the `ByteExtract`/`ByteMath` that defined it). A name
+/// refers to the first byte_extract of that name, else the first byte_math. `byte_test`'s
+/// value is a u64 stored bit for bit (`Lit(-1)` is `u64::MAX`): compare as `u64`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueRef {
     Lit(i64),
@@ -342,7 +355,9 @@ pub enum Endian {
     Dce,
 }
 
-/// `string,hex|dec|oct`: the bytes are ASCII digits in this base.
+/// `string,hex|dec|oct`: the bytes are ASCII digits in this base. (byte_test/byte_jump rules
+/// with `string` but no base, which Suricata reads with strtoull base 0, or with several bases,
+/// which it ORs together, are skipped as unsupported.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NumBase {
     Hex,
@@ -364,6 +379,9 @@ pub enum ByteTestOp {
 }
 
 /// `byte_test:nbytes,[!]op,value,offset[,relative][,endian][,string,base][,dce][,bitmask N]`
+/// (`dce` rules are skipped, so `endian` is Big or Little; it is irrelevant with `string`).
+/// A literal `nbytes` is 0..=255 as Suricata stores it (a u8; a huge value like 4294967295
+/// passes its check as -1): more than 8 (binary) or 23 (string) bytes never match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ByteTest {
     pub nbytes: ValueRef,
@@ -391,6 +409,7 @@ pub struct ByteJump {
     pub from_beginning: bool,
     pub from_end: bool,
     pub post_offset: i32,
+    /// Always `None` for Suricata 7.0.10 rules: its byte_jump has no `bitmask` (an error).
     pub bitmask: Option<u64>,
 }
 
@@ -409,6 +428,7 @@ pub struct ByteExtract {
     pub string: Option<NumBase>,
     /// Round the extracted value up to a multiple of 2 or 4 (0 = none).
     pub align: u8,
+    /// Always `None` for Suricata 7.0.10 rules: its byte_extract has no `bitmask` (an error).
     pub bitmask: Option<u64>,
 }
 
@@ -506,7 +526,10 @@ pub struct Meta {
     /// `reference:` (type, value) pairs.
     pub references: Vec<(String, String)>,
     pub target: Option<Target>,
-    /// `threshold:` or `detection_filter:` (at most one of each kind per rule).
+    /// `threshold:` or `detection_filter:` — at most one of the two per rule (Suricata rejects
+    /// a second one and the combination). `threshold` has kind Limit/Threshold/Both and track
+    /// BySrc/ByDst/ByRule/ByBoth; `detection_filter` has kind DetectionFilter and track
+    /// BySrc/ByDst, count and seconds > 0. `ByFlow` does not exist in Suricata 7.0.10.
     pub threshold: Option<Threshold>,
     pub detection_filter: Option<Threshold>,
 }

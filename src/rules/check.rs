@@ -172,8 +172,8 @@ mod tests {
     fn report_groups() {
         let f = load_bytes(
             "a.rules",
-            b"alert tcp any any -> any any (msg:\"x\"; flow:established; sid:1;)\n\
-              alert tcp any any -> any any (msg:\"x\"; flow:established; sid:2;)\n\
+            b"alert tcp any any -> any any (msg:\"x\"; flowint:a,=,1; sid:1;)\n\
+              alert tcp any any -> any any (msg:\"x\"; flowint:a,=,1; sid:2;)\n\
               alert http any any -> any any (msg:\"x\"; sid:3;)\n\
               alert tcp any any -> any any (msg:\"x\"; content:\"a\"; sid:4;)\n",
             &Vars::suricata_default(),
@@ -182,11 +182,11 @@ mod tests {
         let s = summarize(std::slice::from_ref(&f));
         assert_eq!(s.loaded, 1);
         assert_eq!(s.skipped, 3);
-        assert_eq!(s.groups[0].key, "flow");
+        assert_eq!(s.groups[0].key, "flowint");
         assert_eq!(s.groups[0].count, 2);
         assert_eq!(s.groups[0].examples, vec!["a.rules:1", "a.rules:2"]);
         let r = report(std::slice::from_ref(&f));
-        assert!(r.contains("unsupported keyword 'flow'"));
+        assert!(r.contains("unsupported keyword 'flowint'"));
         assert!(r.contains("app-layer:http"));
         let mut buf = Vec::new();
         assert_eq!(

@@ -14,6 +14,7 @@ pub mod parse;
 pub mod port;
 pub mod ranges;
 pub mod reference;
+pub mod threshold_config;
 pub mod vars;
 #[cfg(test)]
 mod verified_cases;
@@ -24,4 +25,5 @@ pub use loader::{dedup, load_bytes, load_file, load_files, RuleFile, Skipped};
 pub use parse::{parse_rule, parse_rule_bytes, Skip, SkipKind};
 pub use port::parse_port;
 pub use reference::References;
+pub use threshold_config::ThresholdConfig;
 pub use vars::Vars;

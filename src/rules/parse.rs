@@ -5,7 +5,9 @@
 //! problem decides the skip reason.
 
 use super::address::{parse_address_quirks, IpOnlyQuirks};
-use super::ast::{Action, Content, Direction, Match, Meta, NumCmp, Origin, PortSet, Proto, Rule};
+use super::ast::{
+    Action, Content, Direction, FlowbitsCmd, Match, Meta, NumCmp, Origin, PortSet, Proto, Rule,
+};
 use super::classification::Classifications;
 use super::cnum::{eq_nocase, is_blank, is_space, show};
 use super::keywords::{self, flags, Entry};
@@ -160,7 +162,7 @@ pub fn parse_rule_bytes(
     let dst_ports = port(header.dp, "destination")?;
 
     // second pass: every other option in order
-    let mut ctx = Ctx::new(proto.clone(), proto_any, classifications);
+    let mut ctx = Ctx::new(&proto, proto_any, classifications);
     ctx.meta.sid = sid;
     for o in &opts {
         if eq_nocase(o.name, "sid") || eq_nocase(o.name, "requires") {
@@ -186,9 +188,13 @@ pub fn parse_rule_bytes(
         (handler.setup)(&mut ctx, value)?;
     }
     ctx.finish()?;
-    // a rule without detection keywords is "IP-only" in Suricata, whose separate address
-    // parser drops or rejects a few constructs the normal one accepts
-    if ctx.matches.is_empty() && (q1 != IpOnlyQuirks::default() || q2 != IpOnlyQuirks::default()) {
+    // a rule without detection keywords (flowbits:set and noalert aside) is "IP-only" in
+    // Suricata, whose separate address parser drops or rejects a few constructs the normal one
+    // accepts
+    let ip_only = ctx.matches.iter().all(|m| {
+        matches!(m, Match::Flowbits(f) if matches!(f.cmd, FlowbitsCmd::Set | FlowbitsCmd::NoAlert))
+    });
+    if ip_only && (q1 != IpOnlyQuirks::default() || q2 != IpOnlyQuirks::default()) {
         return Err(Skip::unsupported(
             "ip-only-address",
             "IP-only rule with an IPv6 range or an empty '[]' in its addresses (Suricata's IP-only parser drops or rejects these)",
@@ -582,7 +588,6 @@ fn parse_proto(p: &[u8]) -> Result<(Proto, bool), Skip> {
 pub(crate) struct Ctx<'a> {
     pub meta: Meta,
     pub matches: Vec<Match>,
-    pub proto: Proto,
     /// Header protocol was `ip`/`ipv4`/`ipv6` (`ip_proto` allowed).
     pub proto_any: bool,
     /// Value was prefixed by `!` (keywords with generic negation handling).
@@ -601,10 +606,26 @@ pub(crate) struct Ctx<'a> {
     pub dsize: Option<NumCmp<u16>>,
     pub ipproto_ops: Vec<u8>,
     pub ipproto_values: Vec<(u8, u8)>,
+    /// A keyword that requires stream inspection (`tcp-stream`, `flow:only_stream`).
+    pub require_stream: bool,
+    /// Suricata's `SIG_FLAG_INIT_FLOW`: a `flow` keyword it keeps a match for was seen.
+    pub flow_init: bool,
+    /// Variables defined by byte_extract / byte_math, in definition order.
+    pub byte_vars: Vec<keywords::byte::ByteVar>,
+    /// HTTP buffers selected by pcre modifiers (such rules are skipped at the end of parsing).
+    pub http_pcre: Vec<&'static str>,
+    /// An unsupported feature whose keyword was otherwise valid: parsing goes on to find the
+    /// errors Suricata would report, then the rule is skipped with this.
+    pub deferred: Option<Skip>,
 }
 
 impl<'a> Ctx<'a> {
-    fn new(proto: Proto, proto_any: bool, classifications: Option<&'a Classifications>) -> Ctx<'a> {
+    fn new(
+        proto: &Proto,
+        proto_any: bool,
+        classifications: Option<&'a Classifications>,
+    ) -> Ctx<'a> {
+        let require_stream = matches!(proto, Proto::TcpStream);
         Ctx {
             meta: Meta {
                 gid: 1,
@@ -612,7 +633,6 @@ impl<'a> Ctx<'a> {
             },
             matches: Vec::with_capacity(8),
             require_packet: matches!(proto, Proto::TcpPkt),
-            proto,
             proto_any,
             negated: false,
             classifications,
@@ -625,6 +645,11 @@ impl<'a> Ctx<'a> {
             dsize: None,
             ipproto_ops: Vec::new(),
             ipproto_values: Vec::new(),
+            require_stream,
+            flow_init: false,
+            byte_vars: Vec::new(),
+            http_pcre: Vec::new(),
+            deferred: None,
         }
     }
 
@@ -639,13 +664,19 @@ impl<'a> Ctx<'a> {
 
     /// Post-parse validation (`SigValidate` and friends).
     fn finish(&mut self) -> Result<(), Skip> {
-        if self.require_packet && self.proto == Proto::TcpStream {
+        // in the order of Suricata's SigValidate
+        keywords::payload::validate_dsize(self)?;
+        keywords::pcre::finish_http(self, keywords::flow::directions(self))?;
+        if self.require_packet && self.require_stream {
             return Err(Skip::invalid(
                 "invalid:tcp-stream",
-                "can't mix packet keywords with tcp-stream",
+                "can't mix packet keywords with tcp-stream or flow:only_stream",
             ));
         }
-        keywords::payload::validate_dsize(self)?;
+        if let Some(skip) = self.deferred.take() {
+            return Err(skip);
+        }
+        keywords::flow::finish_flow(self);
         keywords::payload::first_relative_to_absolute(self);
         // an explicit priority of -1 (e.g. `priority:4294967295`) means "default" (3)
         let prio = match self.explicit_priority {
@@ -817,10 +848,10 @@ mod tests {
             "invalid:sid"
         );
         assert_eq!(
-            p("alert tcp any any -> any any (flow:established; sid:1;)")
+            p("alert tcp any any -> any any (flowint:a,=,1; sid:1;)")
                 .unwrap_err()
                 .key,
-            "flow"
+            "flowint"
         );
         assert_eq!(
             p("alert tcp any any -> any any (foo; sid:1;)")
@@ -854,13 +885,13 @@ mod tests {
         );
         // the first problem in rule order decides
         assert_eq!(
-            p("alert tcp any any -> any any (pcre:\"/x/\"; flow:established; sid:1;)")
+            p("alert tcp any any -> any any (tag:session; flowint:a,=,1; sid:1;)")
                 .unwrap_err()
                 .key,
-            "pcre"
+            "tag"
         );
         assert_eq!(
-            p("alert tcp any any -> any any (depth:3; flow:established; sid:1;)")
+            p("alert tcp any any -> any any (depth:3; flowint:a,=,1; sid:1;)")
                 .unwrap_err()
                 .key,
             "invalid:depth"

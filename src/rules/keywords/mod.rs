@@ -7,11 +7,15 @@ use std::sync::OnceLock;
 
 use super::parse::{Ctx, Skip};
 
+pub mod byte;
+pub mod flow;
 pub mod icmp;
 pub mod ip;
 pub mod meta;
 pub mod payload;
+pub mod pcre;
 pub mod tcp;
+pub mod threshold;
 
 /// Generic option flags, as Suricata's `SIGMATCH_*`.
 pub mod flags {
@@ -88,6 +92,32 @@ pub(crate) static SUPPORTED: &[Supported] = &[
         flags: 0,
         setup: meta::target,
     },
+    Supported {
+        name: "threshold",
+        flags: 0,
+        setup: threshold::threshold,
+    },
+    Supported {
+        name: "detection_filter",
+        flags: 0,
+        setup: threshold::detection_filter,
+    },
+    // flow
+    Supported {
+        name: "flow",
+        flags: 0,
+        setup: flow::flow,
+    },
+    Supported {
+        name: "flowbits",
+        flags: 0,
+        setup: flow::flowbits,
+    },
+    Supported {
+        name: "stream_size",
+        flags: 0,
+        setup: flow::stream_size,
+    },
     // payload
     Supported {
         name: "content",
@@ -153,6 +183,36 @@ pub(crate) static SUPPORTED: &[Supported] = &[
         name: "pkt_data",
         flags: NOOPT,
         setup: payload::pkt_data,
+    },
+    Supported {
+        name: "pcre",
+        flags: QUOTES_OPTIONAL | HANDLE_NEGATION,
+        setup: pcre::pcre,
+    },
+    Supported {
+        name: "byte_test",
+        flags: 0,
+        setup: byte::byte_test,
+    },
+    Supported {
+        name: "byte_jump",
+        flags: 0,
+        setup: byte::byte_jump,
+    },
+    Supported {
+        name: "byte_extract",
+        flags: 0,
+        setup: byte::byte_extract,
+    },
+    Supported {
+        name: "byte_math",
+        flags: 0,
+        setup: byte::byte_math,
+    },
+    Supported {
+        name: "bsize",
+        flags: 0,
+        setup: byte::bsize,
     },
     // ip
     Supported {
@@ -258,15 +318,9 @@ pub(crate) const UNSUPPORTED: &[&str] = &[
     "fragoffset",
     "tos",
     "icmpv4.hdr",
-    "flow",
-    "threshold",
     "tag",
     "uricontent",
-    "pcre",
     "replace",
-    "byte_test",
-    "byte_jump",
-    "byte_math",
     "geoip",
     "ftpbounce",
     "id",
@@ -276,7 +330,6 @@ pub(crate) const UNSUPPORTED: &[&str] = &[
     "pktvar",
     "noalert",
     "alert",
-    "flowbits",
     "hostbits",
     "ipv4-csum",
     "tcpv4-csum",
@@ -285,13 +338,10 @@ pub(crate) const UNSUPPORTED: &[&str] = &[
     "udpv6-csum",
     "icmpv4-csum",
     "icmpv6-csum",
-    "stream_size",
-    "detection_filter",
     "dataset",
     "datarep",
     "decode-event",
     "nfq_set_mark",
-    "bsize",
     "frame",
     "flow.age",
     "tls.version",
@@ -357,7 +407,6 @@ pub(crate) const UNSUPPORTED: &[&str] = &[
     "ssh.hassh.server.string",
     "ssl_version",
     "ssl_state",
-    "byte_extract",
     "file.data",
     "app-layer-event",
     "http2.frametype",
@@ -579,8 +628,10 @@ mod tests {
         assert!(is_supported_keyword("CONTENT"));
         assert!(is_supported_keyword("flags"));
         assert!(is_supported_keyword("tcp.flags"));
-        assert!(!is_supported_keyword("flow"));
-        assert!(is_known_keyword("flow"));
+        assert!(is_supported_keyword("flow"));
+        assert!(is_supported_keyword("PCRE"));
+        assert!(!is_supported_keyword("flowint"));
+        assert!(is_known_keyword("flowint"));
         assert!(is_known_keyword("http.uri"));
         assert!(is_known_keyword("http_uri"));
         assert!(is_known_keyword("file_data"));

@@ -124,16 +124,6 @@ fn check_negated_fp(c: &Content, kw: &str) -> Result<(), Skip> {
     Ok(())
 }
 
-fn byte_var(kw: &str, v: &[u8]) -> Option<Skip> {
-    if !v.is_empty() && v[0] != b'-' && v[0].is_ascii_alphabetic() {
-        return Some(Skip::kw(
-            kw,
-            format!("unknown byte_ keyword var '{}'", show(v)),
-        ));
-    }
-    None
-}
-
 const MIX: &str = "can't use a relative keyword like within/distance with an absolute keyword like depth/offset for the same content";
 
 pub(crate) fn nocase(ctx: &mut Ctx<'_>, _v: Option<&[u8]>) -> Result<(), Skip> {
@@ -162,6 +152,7 @@ pub(crate) fn rawbytes(ctx: &mut Ctx<'_>, _v: Option<&[u8]>) -> Result<(), Skip>
 
 pub(crate) fn depth(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> {
     let v = need(v, "depth")?;
+    let var = super::byte::content_var(ctx, "depth", v);
     let c = last(ctx, "depth")?;
     if has_depth(c) {
         return Err(Skip::kw(
@@ -173,7 +164,7 @@ pub(crate) fn depth(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> {
         return Err(Skip::kw("depth", MIX));
     }
     check_negated_fp(c, "depth")?;
-    if let Some(e) = byte_var("depth", v) {
+    if let Some(e) = var {
         return Err(e);
     }
     let d = parse_u16_range(v, 0, 0, u16::MAX)
@@ -190,6 +181,7 @@ pub(crate) fn depth(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> {
 
 pub(crate) fn offset(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> {
     let v = need(v, "offset")?;
+    let var = super::byte::content_var(ctx, "offset", v);
     let c = last(ctx, "offset")?;
     if c.startswith {
         return Err(Skip::kw("offset", "can't use offset with startswith"));
@@ -204,7 +196,7 @@ pub(crate) fn offset(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> {
         return Err(Skip::kw("offset", MIX));
     }
     check_negated_fp(c, "offset")?;
-    if let Some(e) = byte_var("offset", v) {
+    if let Some(e) = var {
         return Err(e);
     }
     let o = parse_u16(v, 0)
@@ -215,6 +207,7 @@ pub(crate) fn offset(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> {
 
 pub(crate) fn distance(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> {
     let v = need(v, "distance")?;
+    let var = super::byte::content_var(ctx, "distance", v);
     let c = last(ctx, "distance")?;
     if c.distance.is_some() {
         return Err(Skip::kw(
@@ -226,7 +219,7 @@ pub(crate) fn distance(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> 
         return Err(Skip::kw("distance", MIX));
     }
     check_negated_fp(c, "distance")?;
-    if let Some(e) = byte_var("distance", v) {
+    if let Some(e) = var {
         return Err(e);
     }
     let d = parse_i32_lenient(v, -CONTENT_VALUE_MAX, CONTENT_VALUE_MAX).ok_or_else(|| {
@@ -241,6 +234,7 @@ pub(crate) fn distance(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> 
 
 pub(crate) fn within(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> {
     let v = need(v, "within")?;
+    let var = super::byte::content_var(ctx, "within", v);
     let c = last(ctx, "within")?;
     if c.within.is_some() {
         return Err(Skip::kw(
@@ -252,7 +246,7 @@ pub(crate) fn within(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> {
         return Err(Skip::kw("within", MIX));
     }
     check_negated_fp(c, "within")?;
-    if let Some(e) = byte_var("within", v) {
+    if let Some(e) = var {
         return Err(e);
     }
     let w = parse_i32_lenient(v, -CONTENT_VALUE_MAX, CONTENT_VALUE_MAX)
@@ -494,20 +488,14 @@ pub(crate) fn isdataat(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> 
     if raw && !relative {
         return Err(Skip::kw("isdataat", "rawbytes without relative"));
     }
-    if num[0] != b'-' && num[0].is_ascii_alphabetic() {
-        return Err(Skip::kw(
-            "isdataat",
-            format!("unknown byte_extract var '{}'", show(num)),
-        ));
+    if let Some(e) = super::byte::content_var(ctx, "isdataat", num) {
+        return Err(e);
     }
     let n = string_parse_u(num, 10, num.len(), u16::MAX as u64)
         .ok_or_else(|| Skip::kw("isdataat", format!("isdataat out of range '{}'", show(num))))?;
     // `isdataat:!1,relative` right after a content is turned into `endswith`
     if relative && negated && n == 1 {
-        let prev = ctx
-            .matches
-            .iter()
-            .rposition(|m| matches!(m, Match::Content(_) | Match::IsDataAt { .. }));
+        let prev = ctx.matches.iter().rposition(is_payload_match);
         if let Some(p) = prev {
             if let Match::Content(c) = &mut ctx.matches[p] {
                 c.endswith = true;
@@ -681,15 +669,27 @@ pub(crate) fn validate_dsize(ctx: &Ctx<'_>) -> Result<(), Skip> {
     Ok(())
 }
 
+/// A keyword of Suricata's payload match list (`DETECT_SM_LIST_PMATCH`), which relative
+/// keywords and the first-match rules look at.
+pub(crate) fn is_payload_match(m: &Match) -> bool {
+    matches!(
+        m,
+        Match::Content(_)
+            | Match::IsDataAt { .. }
+            | Match::Pcre(_)
+            | Match::ByteTest(_)
+            | Match::ByteJump(_)
+            | Match::ByteExtract(_)
+            | Match::ByteMath(_)
+    )
+}
+
 /// Suricata turns relative modifiers of the first payload match into absolute ones when
 /// the distance is not negative: `distance:d` → `offset:d`, `within:w` → `depth:w` (from the
 /// offset). Matching is unchanged (the first match is relative to the buffer start anyway);
 /// this keeps the AST equal to what Suricata inspects.
 pub(crate) fn first_relative_to_absolute(ctx: &mut Ctx<'_>) {
-    let first = ctx
-        .matches
-        .iter_mut()
-        .find(|m| matches!(m, Match::Content(_) | Match::IsDataAt { .. }));
+    let first = ctx.matches.iter_mut().find(|m| is_payload_match(m));
     let Some(Match::Content(c)) = first else {
         return;
     };
