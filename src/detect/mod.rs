@@ -628,8 +628,7 @@ impl Engine {
         for e in &cfg.entries {
             let wildcard = e.sid == 0;
             let targets = self.sigs.iter_mut().filter(|s| {
-                (e.gid == 0 && e.sid == 0)
-                    || (e.sid == 0 && s.info.gid == e.gid)
+                (e.sid == 0 && (e.gid == 0 || s.info.gid == e.gid))
                     || (s.info.gid == e.gid && s.info.sid == e.sid)
             });
             match &e.rule {
