@@ -181,8 +181,7 @@ impl Signature {
                 other => header.push(other.clone()),
             }
         }
-        let payload = PayloadProgram::try_compile(&pkws)
-            .map_err(|e| (rule.origin.clone(), format!("pcre: {e}")))?;
+        let payload = PayloadProgram::try_compile(&pkws).map_err(|e| (rule.origin.clone(), e))?;
         let fast_pattern = choose_fast_pattern(&rule.matches);
         let class = rule.meta.classtype.as_deref().and_then(|c| classes.get(c));
         let priority = rule

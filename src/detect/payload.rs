@@ -23,6 +23,7 @@ pub const PCRE_DEPTH_LIMIT: u32 = 1500;
 #[derive(Debug, Clone)]
 pub struct PcreMatcher {
     re: pcre2::bytes::Regex,
+    anchored: bool,
     negated: bool,
     relative: bool,
     /// The next payload keyword is relative to this match.
@@ -30,35 +31,23 @@ pub struct PcreMatcher {
 }
 
 impl PcreMatcher {
-    /// Compile as Suricata does: the rule's flags as PCRE2 options, Suricata's default
-    /// match and depth limits unless `O`, JIT when available.
+    /// Compile as Suricata does (`rules::keywords::pcre::compile`: the rule's flags as PCRE2
+    /// options, `G` and no-auto-capture inline after any leading verbs), with Suricata's default
+    /// match and depth limits unless `O`, and JIT. `A` is applied at match time (the match
+    /// must start where the search starts); `E` (dollar-endonly) is not applied.
     pub fn compile(p: &Pcre) -> Result<PcreMatcher, String> {
-        let mut pat = String::with_capacity(p.pattern.len() + 48);
+        let mut limited = p.clone();
         if !p.no_match_limit {
-            pat.push_str(&format!(
-                "(*LIMIT_MATCH={PCRE_MATCH_LIMIT})(*LIMIT_DEPTH={PCRE_DEPTH_LIMIT})"
-            ));
+            limited.pattern = format!(
+                "(*LIMIT_MATCH={PCRE_MATCH_LIMIT})(*LIMIT_DEPTH={PCRE_DEPTH_LIMIT}){}",
+                p.pattern
+            );
         }
-        if p.ungreedy {
-            pat.push_str("(?U)");
-        }
-        if p.anchored {
-            pat.push_str("\\G(?:");
-            pat.push_str(&p.pattern);
-            pat.push(')');
-        } else {
-            pat.push_str(&p.pattern);
-        }
-        let re = pcre2::bytes::RegexBuilder::new()
-            .caseless(p.caseless)
-            .dotall(p.dotall)
-            .multi_line(p.multiline)
-            .extended(p.extended)
-            .jit_if_available(true)
-            .build(&pat)
-            .map_err(|e| e.to_string())?;
+        let re = crate::rules::keywords::pcre::compile(&limited, true)
+            .map_err(|e| format!("pcre: {e:?}"))?;
         Ok(PcreMatcher {
             re,
+            anchored: p.anchored,
             negated: p.negated,
             relative: p.relative,
             relative_next: false,
@@ -201,6 +190,25 @@ impl PayloadProgram {
     /// Compile; fails only when a `pcre` does not compile.
     pub fn try_compile(kws: &[PayloadKeyword<'_>]) -> Result<PayloadProgram, String> {
         let mut items: Vec<PayloadItem> = Vec::with_capacity(kws.len());
+        let var_ok = |v: &ValueRef| !matches!(v, ValueRef::Var(i) if *i as usize >= MAX_VARS);
+        for kw in kws {
+            let ok = match kw {
+                PayloadKeyword::ByteExtract(b) => (b.var as usize) < MAX_VARS,
+                PayloadKeyword::ByteMath(b) => {
+                    (b.var as usize) < MAX_VARS && var_ok(&b.nbytes) && var_ok(&b.rvalue)
+                }
+                PayloadKeyword::ByteTest(b) => {
+                    var_ok(&b.nbytes) && var_ok(&b.value) && var_ok(&b.offset)
+                }
+                PayloadKeyword::ByteJump(b) => var_ok(&b.nbytes) && var_ok(&b.offset),
+                _ => true,
+            };
+            if !ok {
+                return Err(format!(
+                    "more than {MAX_VARS} byte_extract/byte_math variables"
+                ));
+            }
+        }
         for (i, kw) in kws.iter().enumerate() {
             match kw {
                 PayloadKeyword::Pcre(p) => {
@@ -539,7 +547,9 @@ fn inspect(items: &[PayloadItem], idx: usize, buf: &[u8], st: &mut State) -> Out
                 let hay = &buf[base..];
                 let start = (st.pcre_start as usize).saturating_sub(base).min(hay.len());
                 let found = match pm.re.find_at(hay, start) {
-                    Ok(m) => m.map(|m| (m.start(), m.end())),
+                    Ok(m) => m
+                        .map(|m| (m.start(), m.end()))
+                        .filter(|&(s0, _)| !pm.anchored || s0 == start),
                     // match limit hit or other error: no match, as in Suricata
                     Err(_) => None,
                 };
