@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::detect::ActionOrder;
+use crate::exception_policy::{self, Policy, PolicyValue};
 use crate::flow::Timeouts;
 use crate::output::OutputConfig;
 use crate::rules::Vars;
@@ -16,7 +18,7 @@ use crate::rules::Vars;
 /// Where ravn looks for its config when `-c` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/ravn/ravn.toml";
 
-#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Config {
     /// Suricata's `threshold-file`: suppress / threshold / event_filter entries
@@ -28,14 +30,57 @@ pub struct Config {
     pub decoder: DecoderConfig,
     pub flow: FlowConfig,
     pub stream: StreamConfig,
+    /// Suricata's `action-order`: which actions' rules are inspected first (and so which
+    /// one wins, e.g. whether a `pass` stops a `drop`).
+    pub action_order: Vec<String>,
+    /// Suricata's `packet-alert-max`: alerts kept per packet, highest priority first.
+    pub packet_alert_max: usize,
+    /// Suricata's `exception-policy` master switch.
+    pub exception_policy: PolicyValue,
+    /// IPS mode, as Suricata's `--simulate-ips`: drop rules block (`[Drop]`, "blocked")
+    /// and exception policies may drop. Set on the command line, not in the file.
+    #[serde(skip)]
+    pub simulate_ips: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            threshold_file: PathBuf::new(),
+            vars: VarsConfig::default(),
+            rules: RulesConfig::default(),
+            outputs: OutputConfig::default(),
+            decoder: DecoderConfig::default(),
+            flow: FlowConfig::default(),
+            stream: StreamConfig::default(),
+            action_order: ["pass", "drop", "reject", "alert"]
+                .map(String::from)
+                .to_vec(),
+            packet_alert_max: 15,
+            exception_policy: PolicyValue::Auto,
+            simulate_ips: false,
+        }
+    }
 }
 
 /// TCP stream settings (Suricata's `stream.*`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct StreamConfig {
     /// Pick up TCP sessions whose handshake was not seen (Suricata's `stream.midstream`).
     pub midstream: bool,
+    /// What to do with such a session (Suricata's `stream.midstream-policy`); `inherit`
+    /// (the default) takes the `exception-policy` master switch.
+    pub midstream_policy: PolicyValue,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        StreamConfig {
+            midstream: false,
+            midstream_policy: PolicyValue::Inherit,
+        }
+    }
 }
 
 /// Address and port variables. Names not given keep Suricata's defaults.
@@ -171,6 +216,15 @@ impl Config {
     /// Load from an optional file plus `--set` overrides (`key=value`).
     /// Without a file, `/etc/ravn/ravn.toml` is read if it exists, else the defaults apply.
     pub fn load(path: Option<&Path>, sets: &[String]) -> Result<Config, ConfigError> {
+        Self::load_mode(path, sets, false)
+    }
+
+    /// As `load`, for IDS or (`simulate_ips`) IPS mode: some settings are valid in one only.
+    pub fn load_mode(
+        path: Option<&Path>,
+        sets: &[String],
+        simulate_ips: bool,
+    ) -> Result<Config, ConfigError> {
         let (text, origin) = match path {
             Some(p) => (
                 std::fs::read_to_string(p)
@@ -184,13 +238,22 @@ impl Config {
             ),
             None => (String::new(), "built-in defaults".to_string()),
         };
-        Self::from_str_with_sets(&text, &origin, sets)
+        Self::from_str_mode(&text, &origin, sets, simulate_ips)
     }
 
     pub fn from_str_with_sets(
         text: &str,
         origin: &str,
         sets: &[String],
+    ) -> Result<Config, ConfigError> {
+        Self::from_str_mode(text, origin, sets, false)
+    }
+
+    pub fn from_str_mode(
+        text: &str,
+        origin: &str,
+        sets: &[String],
+        simulate_ips: bool,
     ) -> Result<Config, ConfigError> {
         let mut root: toml::Table = text
             .parse()
@@ -202,10 +265,11 @@ impl Config {
             apply_set(&mut root, k.trim(), v.trim())?;
         }
         let de = toml::Value::Table(root);
-        let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             ConfigError(format!("{origin}: key `{path}`: {}", e.into_inner()))
         })?;
+        cfg.simulate_ips = simulate_ips;
         cfg.validate(origin)?;
         Ok(cfg)
     }
@@ -216,6 +280,15 @@ impl Config {
                 "{origin}: key `flow.max-flows`: must be at least 1"
             )));
         }
+        self.action_order()
+            .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+        if self.packet_alert_max == 0 || self.packet_alert_max > 255 {
+            return Err(ConfigError(format!(
+                "{origin}: key `packet-alert-max`: must be 1 to 255"
+            )));
+        }
+        self.midstream_policy()
+            .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
         let vars = self.rule_vars();
         for name in self.vars.address_groups.keys() {
             crate::rules::parse_address(&format!("${name}"), &vars).map_err(|e| {
@@ -228,6 +301,21 @@ impl Config {
             })?;
         }
         Ok(())
+    }
+
+    /// `action-order` as ranks per action (errors name the key).
+    pub fn action_order(&self) -> Result<ActionOrder, String> {
+        ActionOrder::parse(&self.action_order).map_err(|e| format!("key `action-order`: {e}"))
+    }
+
+    /// The resolved `stream.midstream-policy` (IPS mode from `simulate_ips`).
+    pub fn midstream_policy(&self) -> Result<Policy, String> {
+        exception_policy::resolve_midstream(
+            self.exception_policy,
+            self.stream.midstream_policy,
+            self.stream.midstream,
+            self.simulate_ips,
+        )
     }
 
     /// Suricata's default variables overlaid with the configured ones.

@@ -14,6 +14,7 @@ use std::net::IpAddr;
 
 use crate::capture::Timestamp;
 use crate::decode::{Packet, L4};
+use crate::exception_policy::Policy;
 
 /// Flow timeouts in seconds (Suricata's `flow-timeouts` defaults).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -219,6 +220,8 @@ pub struct FlowRef {
     pub established: bool,
     /// The flow's TCP session is tracked (SYN seen, or midstream pickup).
     pub stream: bool,
+    /// An exception policy says this packet is not inspected (it is passed or dropped).
+    pub no_inspect: bool,
 }
 
 pub struct FlowTable {
@@ -227,6 +230,9 @@ pub struct FlowTable {
     free: Vec<u32>,
     timeouts: Timeouts,
     midstream: bool,
+    /// `stream.midstream-policy`, resolved, and whether the engine runs as an IPS.
+    midstream_policy: Policy,
+    ips: bool,
     pub stats: FlowStats,
     next_id: u64,
     /// Eviction hand: the next slot to consider when the table is full.
@@ -253,11 +259,20 @@ impl FlowTable {
             free: (0..max_flows as u32).rev().collect(),
             timeouts,
             midstream,
+            midstream_policy: Policy::Ignore,
+            ips: false,
             stats: FlowStats::default(),
             next_id: 1,
             hand: 0,
             tick: 0,
         }
+    }
+
+    /// Apply `policy` to TCP sessions that start without a handshake, as Suricata's
+    /// `stream.midstream-policy` (resolved by `exception_policy::resolve_midstream`).
+    pub fn set_midstream_policy(&mut self, policy: Policy, ips: bool) {
+        self.midstream_policy = policy;
+        self.ips = ips;
     }
 
     pub fn capacity(&self) -> usize {
@@ -318,6 +333,7 @@ impl FlowTable {
             None => self.create(key, src, p),
         };
         let midstream = self.midstream;
+        let (policy, ips) = (self.midstream_policy, self.ips);
         let tick = self.tick;
         let f = self.slots[slot as usize].as_mut()?;
         f.lru = tick;
@@ -344,8 +360,16 @@ impl FlowTable {
                 f.seen_toclient |= counts_as_seen;
             }
         }
+        let mut no_inspect = false;
         let (established, stream) = if let L4::Tcp(t) = p.l4 {
             let before = f.tcp;
+            if midstream_exception(f.tcp, t.flags) {
+                // Suricata applies the midstream policy to every such packet of the flow
+                if policy.stops_flow(ips) {
+                    f.pass = true;
+                }
+                no_inspect = policy.stops_packet(ips);
+            }
             tcp_track(f, dir, &t, p.payload.len() as u32, midstream);
             // The packet completing the handshake is not yet "established", unless it
             // carries data; packets after it are.
@@ -376,6 +400,7 @@ impl FlowTable {
             dir,
             established,
             stream,
+            no_inspect,
         })
     }
 
@@ -462,6 +487,16 @@ impl FlowTable {
     pub fn flows(&self) -> impl Iterator<Item = &Flow> {
         self.slots.iter().flatten()
     }
+}
+
+/// A packet on a flow without a TCP session that Suricata's stream engine treats as a
+/// midstream exception (`StreamTcpPacketStateNone`: FIN, SYN/ACK or ACK; not RST or SYN).
+fn midstream_exception(state: TcpState, flags: u8) -> bool {
+    use crate::decode::packet::tcpflag::*;
+    if state != TcpState::None || flags & RST != 0 {
+        return false;
+    }
+    flags & FIN != 0 || flags & (SYN | ACK) == SYN | ACK || (flags & SYN == 0 && flags & ACK != 0)
 }
 
 /// The TCP state machine, reduced to what detection observes: handshake, establishment,

@@ -9,6 +9,7 @@ pub mod capture;
 pub mod config;
 pub mod decode;
 pub mod detect;
+pub mod exception_policy;
 pub mod flow;
 pub mod output;
 pub mod replay;

@@ -51,6 +51,10 @@ enum Cmd {
         /// Log directory (default: outputs.log-dir)
         #[arg(short = 'l', value_name = "DIR")]
         log_dir: Option<PathBuf>,
+        /// Run as an IPS would, like Suricata's --simulate-ips: drop rules block
+        /// ("[Drop]", "blocked") and exception policies may drop
+        #[arg(long)]
+        simulate_ips: bool,
         #[command(flatten)]
         cfg: ConfigArgs,
     },
@@ -82,7 +86,12 @@ enum RulesCmd {
 }
 
 fn load_config(a: &ConfigArgs) -> Result<Config, String> {
-    Config::load(a.config.as_deref(), &a.set).map_err(|e| format!("config: {e}"))
+    load_config_mode(a, false)
+}
+
+/// The config, validated for IDS or (`simulate_ips`) IPS mode.
+fn load_config_mode(a: &ConfigArgs, simulate_ips: bool) -> Result<Config, String> {
+    Config::load_mode(a.config.as_deref(), &a.set, simulate_ips).map_err(|e| format!("config: {e}"))
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -92,9 +101,10 @@ fn run(cli: Cli) -> Result<(), String> {
             exclusive_rules,
             extra_rules,
             log_dir,
+            simulate_ips,
             cfg,
         } => {
-            let config = load_config(&cfg)?;
+            let config = load_config_mode(&cfg, simulate_ips)?;
             let mut files = if exclusive_rules.is_empty() {
                 config.rule_paths()
             } else {

@@ -9,7 +9,7 @@ use log::{info, warn};
 use crate::capture::{self, Timestamp};
 use crate::config::Config;
 use crate::decode::{Decoder, DecoderConfig, L4};
-use crate::detect::{Engine, FlowCtx, PacketAlerts};
+use crate::detect::{Engine, EngineOptions, FlowCtx, PacketAlerts};
 use crate::flow::FlowTable;
 use crate::output::stats::{Counters, EngineInfo};
 use crate::output::{AlertRecord, Outputs};
@@ -123,7 +123,12 @@ pub fn run(
         "{} rules loaded, {} skipped, in {:.3} s",
         summary.rules_loaded, summary.rules_skipped, summary.rule_load_secs
     );
-    let mut engine = Engine::new(loaded.rules, &classes);
+    let opts = EngineOptions {
+        action_order: cfg.action_order().map_err(ReplayError)?,
+        packet_alert_max: cfg.packet_alert_max,
+        ips: cfg.simulate_ips,
+    };
+    let mut engine = Engine::with_options(loaded.rules, &classes, opts);
     if !cfg.threshold_file.as_os_str().is_empty() {
         let tf = &cfg.threshold_file;
         let tc = crate::rules::threshold_config::ThresholdConfig::load(tf, &cfg.rule_vars())
@@ -154,6 +159,10 @@ pub fn run(
     });
     let mut flows =
         FlowTable::with_options(cfg.flow.max_flows, cfg.flow.timeouts, cfg.stream.midstream);
+    flows.set_midstream_policy(
+        cfg.midstream_policy().map_err(ReplayError)?,
+        cfg.simulate_ips,
+    );
     let mut alerts = PacketAlerts::new();
     let mut pcap_cnt: u64 = 0;
     let mut write_err: Option<std::io::Error> = None;
@@ -170,6 +179,7 @@ pub fn run(
         let fctx = fref.map(|r| FlowCtx {
             dir: r.dir,
             established: r.established,
+            no_inspect: r.no_inspect,
             flow: flows.get_mut(r),
         });
         engine.inspect(&p, fctx, &mut alerts);
@@ -202,6 +212,7 @@ pub fn run(
                 direction: fref.map(|r| r.dir),
                 app_proto: flow.and_then(|f| f.app_proto),
                 pkt_src: "wire/pcap",
+                ips: cfg.simulate_ips,
             };
             if let Err(e) = outputs.alert(&rec) {
                 write_err.get_or_insert(e);

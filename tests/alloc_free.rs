@@ -159,6 +159,7 @@ impl Pipeline {
             let fctx = fref.map(|r| FlowCtx {
                 dir: r.dir,
                 established: r.established,
+                no_inspect: r.no_inspect,
                 flow: self.flows.get_mut(r),
             });
             self.engine.inspect(&p, fctx, &mut self.alerts);
@@ -189,6 +190,7 @@ impl Pipeline {
                             direction: fref.map(|r| r.dir),
                             app_proto: flow.and_then(|f| f.app_proto),
                             pkt_src: "wire/pcap",
+                            ips: false,
                         };
                         self.outputs.alert(&rec).expect("write alert");
                         if counting {

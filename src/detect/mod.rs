@@ -408,13 +408,76 @@ fn group_metadata(kv: &[(String, String)]) -> Vec<(String, Vec<String>)> {
     out
 }
 
-fn action_rank(a: Action) -> u8 {
-    // Suricata's default action-order: pass, drop, reject, alert.
-    match a {
-        Action::Pass => 0,
-        Action::Drop => 1,
-        Action::Reject | Action::RejectSrc | Action::RejectDst | Action::RejectBoth => 2,
-        Action::Alert => 3,
+/// Suricata's `action-order`: the rank of each action's rules (lower is inspected first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActionOrder {
+    /// Ranks of pass, drop, reject, alert.
+    ranks: [u8; 4],
+}
+
+impl Default for ActionOrder {
+    /// Suricata's default: pass, drop, reject, alert.
+    fn default() -> Self {
+        ActionOrder {
+            ranks: [0, 1, 2, 3],
+        }
+    }
+}
+
+impl ActionOrder {
+    /// Parse the configured list: each of pass, drop, reject and alert exactly once.
+    pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<ActionOrder, String> {
+        let mut ranks = [u8::MAX; 4];
+        for (rank, n) in names.iter().enumerate() {
+            let slot = match n.as_ref() {
+                "pass" => 0,
+                "drop" => 1,
+                "reject" => 2,
+                "alert" => 3,
+                other => {
+                    return Err(format!(
+                        "\"{other}\" is not an action (pass, drop, reject, alert)"
+                    ))
+                }
+            };
+            if ranks[slot] != u8::MAX {
+                return Err(format!("\"{}\" is listed twice", n.as_ref()));
+            }
+            ranks[slot] = rank as u8;
+        }
+        if ranks.contains(&u8::MAX) {
+            return Err("must list each of pass, drop, reject and alert once".into());
+        }
+        Ok(ActionOrder { ranks })
+    }
+
+    fn rank(&self, a: Action) -> u8 {
+        self.ranks[match a {
+            Action::Pass => 0,
+            Action::Drop => 1,
+            Action::Reject | Action::RejectSrc | Action::RejectDst | Action::RejectBoth => 2,
+            Action::Alert => 3,
+        }]
+    }
+}
+
+/// How the engine is run (from the config and the command line).
+#[derive(Debug, Clone, Copy)]
+pub struct EngineOptions {
+    pub action_order: ActionOrder,
+    /// Suricata's `packet-alert-max`.
+    pub packet_alert_max: usize,
+    /// IPS mode (`--simulate-ips`): drop and reject rules block.
+    pub ips: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            action_order: ActionOrder::default(),
+            packet_alert_max: PACKET_ALERT_MAX,
+            ips: false,
+        }
     }
 }
 
@@ -424,38 +487,29 @@ pub struct Hit {
     pub sig: u32,
 }
 
-/// Alerts raised on one packet: at most `PACKET_ALERT_MAX`, lowest signature number first.
+/// What detection decided for one packet: the alerts to log (at most `packet-alert-max`,
+/// in Suricata's order) and the packet's verdict.
 #[derive(Debug, Default)]
 pub struct PacketAlerts {
+    /// While inspecting: every match (noalert ones too); after: the alerts to log.
     hits: Vec<u32>,
-    /// Alerts dropped because the packet already had `PACKET_ALERT_MAX`.
+    /// A drop or reject rule applied to this packet (IPS: it is dropped).
+    pub drop: bool,
+    /// Alerts not logged because the packet already had `packet-alert-max`.
     pub overflow: u64,
 }
 
 impl PacketAlerts {
     pub fn new() -> PacketAlerts {
         PacketAlerts {
-            hits: Vec::with_capacity(PACKET_ALERT_MAX + 1),
+            hits: Vec::with_capacity(64),
+            drop: false,
             overflow: 0,
         }
     }
     fn clear(&mut self) {
         self.hits.clear();
-    }
-    fn push(&mut self, sig: u32) {
-        if self.hits.len() < PACKET_ALERT_MAX {
-            self.hits.push(sig);
-            return;
-        }
-        self.overflow += 1;
-        // keep the highest-priority (lowest numbered) signatures
-        if let Some(max) = self.hits.iter().copied().max() {
-            if sig < max {
-                if let Some(slot) = self.hits.iter_mut().find(|h| **h == max) {
-                    *slot = sig;
-                }
-            }
-        }
+        self.drop = false;
     }
     pub fn iter(&self) -> impl Iterator<Item = Hit> + '_ {
         self.hits.iter().map(|&sig| Hit { sig })
@@ -486,6 +540,7 @@ pub struct Engine {
     /// Scratch: candidates of the current packet.
     cand: Vec<u32>,
     thresholds: threshold::Thresholds,
+    opts: EngineOptions,
     /// Rules that parsed but could not be compiled (file:line, reason).
     pub failed: Vec<(ast::Origin, String)>,
     pub stats: DetectStats,
@@ -497,6 +552,8 @@ pub struct FlowCtx<'f> {
     pub dir: Direction,
     /// Suricata's FLOW_PKT_ESTABLISHED.
     pub established: bool,
+    /// An exception policy passed or dropped this packet: no inspection.
+    pub no_inspect: bool,
 }
 
 fn buckets_for(p: ProtoFilter) -> &'static [usize] {
@@ -514,8 +571,17 @@ fn buckets_for(p: ProtoFilter) -> &'static [usize] {
 }
 
 impl Engine {
-    /// Compile rules (in load order) into an engine.
+    /// Compile rules (in load order) into an engine with Suricata's default options.
     pub fn new(rules: Vec<Rule>, classes: &Classifications) -> Engine {
+        Engine::with_options(rules, classes, EngineOptions::default())
+    }
+
+    /// Compile rules (in load order) into an engine.
+    pub fn with_options(
+        rules: Vec<Rule>,
+        classes: &Classifications,
+        opts: EngineOptions,
+    ) -> Engine {
         let mut bit_names = std::collections::HashMap::new();
         let mut failed = Vec::new();
         let mut sigs: Vec<(usize, Signature)> = Vec::with_capacity(rules.len());
@@ -535,7 +601,7 @@ impl Engine {
         // Suricata's order: action, flowbits (setters first), priority, load order.
         sigs.sort_by_key(|(i, s)| {
             (
-                action_rank(s.info.action),
+                opts.action_order.rank(s.info.action),
                 std::cmp::Reverse(s.flowbits_rank),
                 s.info.priority,
                 *i,
@@ -596,6 +662,7 @@ impl Engine {
             iponly_always,
             cand: Vec::with_capacity(sigs.len().min(4096)),
             thresholds: threshold::Thresholds::default(),
+            opts,
             failed,
             sigs,
             stats: DetectStats::default(),
@@ -678,9 +745,12 @@ impl Engine {
         if let Some(fc) = flow.as_mut() {
             s.apply_actions(fc.flow);
         }
-        if !s.noalert {
-            out.push(i);
-        }
+        out.hits.push(i);
+    }
+
+    /// The engine's options.
+    pub fn options(&self) -> &EngineOptions {
+        &self.opts
     }
 
     /// Inspect one packet. The alerts to log are left in `out`.
@@ -689,7 +759,7 @@ impl Engine {
         let Some(ip) = p.ip else { return };
         let mut flow = flow;
         if let Some(fc) = &flow {
-            if fc.flow.pass {
+            if fc.flow.pass || fc.no_inspect {
                 return;
             }
         }
@@ -745,74 +815,121 @@ impl Engine {
             return;
         }
         out.hits.sort_unstable();
-        // thresholds and detection filters decide which matches alert
+        self.finalize(ip.src, ip.dst, p.ts, &mut flow, out);
+    }
+
+    /// Suricata's `PacketAlertFinalize`: in signature order, thresholds decide whether a
+    /// match alerts (and whether its action applies), actions apply to the packet (and,
+    /// for IP-only drop/pass rules, to the flow), a pass stops everything after it, and at
+    /// most `packet-alert-max` alerts are kept.
+    fn finalize(
+        &mut self,
+        src: std::net::IpAddr,
+        dst: std::net::IpAddr,
+        ts: crate::capture::Timestamp,
+        flow: &mut Option<FlowCtx<'_>>,
+        out: &mut PacketAlerts,
+    ) {
         let subject = threshold::Subject {
-            src: ip.src,
-            dst: ip.dst,
+            src,
+            dst,
             flow_id: flow.as_ref().map(|fc| fc.flow.id),
-            ts: p.ts,
+            ts,
         };
-        let sigs = &self.sigs;
-        let th = &mut self.thresholds;
-        out.hits.retain(|&i| {
-            let s = &sigs[i as usize];
-            use crate::rules::threshold_config::Suppress;
-            for sup in &s.suppress {
-                let hit = match sup {
-                    Suppress::All => true,
-                    Suppress::BySrc(a) => a.contains(subject.src),
-                    Suppress::ByDst(a) => a.contains(subject.dst),
-                    Suppress::ByEither(a) => a.contains(subject.src) || a.contains(subject.dst),
-                };
-                if hit {
-                    th.suppressed += 1;
-                    return false;
+        let max = self.opts.packet_alert_max;
+        let mut kept = 0;
+        let mut has_pass = false;
+        for k in 0..out.hits.len() {
+            let i = out.hits[k];
+            let s = &self.sigs[i as usize];
+            let res = threshold_verdict(s, i, &subject, &mut self.thresholds);
+            if res != Verdict::Skip {
+                let to_flow = s.ip_only;
+                match s.info.action {
+                    Action::Pass => {
+                        has_pass = true;
+                        if to_flow {
+                            if let Some(fc) = flow.as_mut() {
+                                fc.flow.pass = true;
+                            }
+                        }
+                    }
+                    Action::Alert => {}
+                    _ => {
+                        out.drop = true;
+                        if to_flow {
+                            if let Some(fc) = flow.as_mut() {
+                                fc.flow.pass = true;
+                            }
+                        }
+                    }
                 }
             }
-            let mut ok = true;
-            if let Some(t) = &s.detection_filter {
-                ok &= th.allow(i, t, &subject);
+            if res != Verdict::Alert || s.noalert {
+                continue;
             }
-            if let Some(t) = &s.threshold {
-                ok &= th.allow(i, t, &subject);
-            }
-            ok
-        });
-        if out.hits.is_empty() {
-            return;
-        }
-        // An IP-only drop or reject applies to the whole flow (Suricata's
-        // APPLY_ACTION_TO_FLOW): the flow is not inspected any further.
-        if let Some(fc) = &mut flow {
-            if out.hits.iter().any(|&i| {
-                let s = &self.sigs[i as usize];
-                s.ip_only && !matches!(s.info.action, Action::Alert | Action::Pass)
-            }) {
-                fc.flow.pass = true;
-            }
-        }
-        // A pass rule stops everything after it; the pass itself is not logged.
-        if let Some(pos) = out
-            .hits
-            .iter()
-            .position(|&i| self.sigs[i as usize].info.action == Action::Pass)
-        {
-            let pass_sig = out.hits[pos];
-            out.hits.truncate(pos);
-            if self.sigs[pass_sig as usize].ip_only {
-                if let Some(fc) = &mut flow {
-                    fc.flow.pass = true;
+            if kept < max {
+                if has_pass {
+                    break;
                 }
+                out.hits[kept] = i;
+                kept += 1;
+            } else {
+                out.overflow += 1;
             }
         }
-        if !out.hits.is_empty() {
-            if let Some(fc) = &mut flow {
+        out.hits.truncate(kept);
+        if kept > 0 {
+            if let Some(fc) = flow.as_mut() {
                 fc.flow.alerted = true;
             }
         }
-        self.stats.alerts += out.hits.len() as u64;
+        self.stats.alerts += kept as u64;
         self.stats.alert_queue_overflow = out.overflow;
     }
+}
+
+/// What thresholds make of a match (Suricata's `PacketAlertHandle` results 0, 1, 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Not alerted and its action not applied (threshold not reached).
+    Skip,
+    Alert,
+    /// Suppressed, but the rule's action still applies.
+    ActionOnly,
+}
+
+fn threshold_verdict(
+    s: &Signature,
+    i: u32,
+    subject: &threshold::Subject,
+    th: &mut threshold::Thresholds,
+) -> Verdict {
+    // the rule's own detection_filter / threshold first, then threshold.config suppressions
+    if let Some(t) = &s.detection_filter {
+        if !th.allow(i, t, subject) {
+            return Verdict::Skip;
+        }
+    }
+    if let Some(t) = &s.threshold {
+        if !th.allow(i, t, subject) {
+            return Verdict::Skip;
+        }
+    }
+    use crate::rules::threshold_config::Suppress;
+    for sup in &s.suppress {
+        let hit = match sup {
+            Suppress::All => true,
+            Suppress::BySrc(a) => a.contains(subject.src),
+            Suppress::ByDst(a) => a.contains(subject.dst),
+            Suppress::ByEither(a) => a.contains(subject.src) || a.contains(subject.dst),
+        };
+        if hit {
+            th.suppressed += 1;
+            return Verdict::ActionOnly;
+        }
+    }
+    Verdict::Alert
 }
 
 #[cfg(test)]
@@ -868,6 +985,7 @@ mod tests {
         let fc = FlowCtx {
             dir: r.dir,
             established: r.established,
+            no_inspect: r.no_inspect,
             flow: flows.get_mut(r),
         };
         engine.inspect(p, Some(fc), &mut out);

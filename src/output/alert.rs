@@ -31,6 +31,8 @@ pub struct AlertRecord<'a> {
     pub app_proto: Option<&'a str>,
     /// Suricata's `pkt_src`.
     pub pkt_src: &'a str,
+    /// The engine runs as an IPS (`--simulate-ips`): drop rules block.
+    pub ips: bool,
 }
 
 fn is_drop(a: Action) -> bool {
@@ -49,8 +51,8 @@ pub fn fast_line(out: &mut String, a: &AlertRecord<'_>) {
     time::write_fast(out, &time::local(a.ts));
     out.push_str("  ");
     if is_drop(a.sig.action) {
-        // IDS mode: a drop or reject rule would have dropped ("wDrop").
-        out.push_str("[wDrop] ");
+        // IPS mode: dropped; IDS mode: a drop or reject rule would have dropped ("wDrop").
+        out.push_str(if a.ips { "[Drop] " } else { "[wDrop] " });
     }
     let _ = write!(
         out,
@@ -177,7 +179,7 @@ pub fn eve_line(out: &mut String, a: &AlertRecord<'_>, flow_id: Option<u64>) {
     {
         let s = a.sig;
         let mut al = o.obj("alert");
-        let action = if is_reject(s.action) {
+        let action = if is_reject(s.action) || (a.ips && is_drop(s.action)) {
             "blocked"
         } else {
             "allowed"

@@ -961,7 +961,11 @@ pub fn ravn_args(
             "--init-errors-fatal" => {}
             t if t.starts_with("--runmode=") => {}
             t if t.len() > 1 && t.starts_with('-') && t[1..].chars().all(|c| c == 'v') => {}
-            "--simulate-ips" => note("--simulate-ips", "--simulate-ips (IPS mode)".into()),
+            "--simulate-ips" => {
+                if !a.iter().any(|x| x == "--simulate-ips") {
+                    a.push("--simulate-ips".into());
+                }
+            }
             t => {
                 let key = t.split('=').next().unwrap_or(t);
                 note(key, t.to_string());
