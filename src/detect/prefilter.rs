@@ -81,6 +81,10 @@ type Member = (u32, Option<(Vec<u8>, bool)>);
 /// first two bytes (case-folded) rejects almost every position with one bit test; at the
 /// rare positions that pass, the patterns sharing that pair are compared in place.
 struct Bigram {
+    /// SIMD search (Teddy) for the patterns' 3-byte prefixes, in every case variant the
+    /// pattern admits, when there are few enough of them: it finds the positions where
+    /// some pattern may start far faster than the bit-table loop.
+    teddy: Vec<aho_corasick::packed::Searcher>,
     bits: Box<[u64; 1024]>,
     /// (pair, first index into `order`, end)
     heads: Vec<(u16, u32, u32)>,
@@ -96,7 +100,10 @@ fn fold(b: u8) -> u8 {
 }
 
 impl Bigram {
-    fn build(pats: Vec<(Vec<u8>, bool, Vec<u32>)>) -> Bigram {
+    fn build(
+        pats: Vec<(Vec<u8>, bool, Vec<u32>)>,
+        teddy: Vec<aho_corasick::packed::Searcher>,
+    ) -> Bigram {
         let mut bits = Box::new([0u64; 1024]);
         let mut keyed: Vec<(u16, u32)> = pats
             .iter()
@@ -116,6 +123,7 @@ impl Bigram {
             }
         }
         Bigram {
+            teddy,
             bits,
             heads,
             order,
@@ -125,6 +133,24 @@ impl Bigram {
 
     fn scan(&self, hay: &[u8], stamp: &mut [u32], epoch: u32, out: &mut Vec<u32>) {
         if hay.len() < 2 {
+            return;
+        }
+        if !self.teddy.is_empty() {
+            // every position where a prefix occurs, in order: leftmost search from just
+            // after the previous hit, then all patterns sharing the pair there are compared
+            for t in &self.teddy {
+                let mut at = 0;
+                while at + 1 < hay.len() {
+                    let Some(m) = t.find_in(hay, aho_corasick::Span::from(at..hay.len())) else {
+                        break;
+                    };
+                    let p = m.start();
+                    let k = ((FOLD[hay[p] as usize] as u16) << 8)
+                        | FOLD[hay.get(p + 1).copied().unwrap_or(0) as usize] as u16;
+                    self.verify(hay, p, k, stamp, epoch, out);
+                    at = p + 1;
+                }
+            }
             return;
         }
         let bits: &[u64; 1024] = &self.bits;
@@ -179,6 +205,63 @@ impl Bigram {
     }
 }
 
+/// Most needles a Teddy searcher gets (its SIMD buckets work best up to 64).
+const TEDDY_MAX_NEEDLES: usize = 64;
+
+/// Most Teddy searchers (passes over the payload) a group uses before the bit-table loop
+/// is the cheaper way.
+const TEDDY_MAX_PASSES: usize = 3;
+
+/// Teddy searchers over the 3-byte prefixes of `pats` (each ≥ 4 bytes; nocase ones
+/// lowercased) in every case variant, at most `TEDDY_MAX_NEEDLES` each; empty when that
+/// would take more than `TEDDY_MAX_PASSES` or the CPU has no Teddy (it needs SSSE3/AVX2 on
+/// x86_64 or NEON on aarch64).
+fn teddy_for(pats: &[(Vec<u8>, bool, Vec<u32>)]) -> Vec<aho_corasick::packed::Searcher> {
+    let mut needles: std::collections::BTreeSet<Vec<u8>> = std::collections::BTreeSet::new();
+    for (p, nocase, _) in pats {
+        let Some(prefix) = p.get(..3) else {
+            return Vec::new();
+        };
+        let mut variants: Vec<Vec<u8>> = vec![Vec::new()];
+        for &b in prefix {
+            let alts: &[u8] = if *nocase && b.is_ascii_alphabetic() {
+                &[b.to_ascii_lowercase(), b.to_ascii_uppercase()]
+            } else {
+                std::slice::from_ref(&b)
+            };
+            variants = variants
+                .iter()
+                .flat_map(|v| {
+                    alts.iter().map(move |&a| {
+                        let mut v = v.clone();
+                        v.push(a);
+                        v
+                    })
+                })
+                .collect();
+        }
+        needles.extend(variants);
+        if needles.len() > TEDDY_MAX_NEEDLES * TEDDY_MAX_PASSES {
+            return Vec::new();
+        }
+    }
+    let needles: Vec<Vec<u8>> = needles.into_iter().collect();
+    let mut out = Vec::new();
+    for chunk in needles.chunks(TEDDY_MAX_NEEDLES) {
+        let mut b = aho_corasick::packed::Config::new()
+            .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+            .builder();
+        for n in chunk {
+            b.add(n);
+        }
+        match b.build() {
+            Some(s) => out.push(s),
+            None => return Vec::new(),
+        }
+    }
+    out
+}
+
 /// ASCII case folding as a table (one load per byte in the scan loop).
 static FOLD: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -194,7 +277,7 @@ static FOLD: [u8; 256] = {
 const BIGRAM_MAX: usize = 512;
 
 /// Groups with at most this many distinct patterns search them one by one.
-const SINGLES_MAX: usize = 12;
+const SINGLES_MAX: usize = 2;
 /// Patterns this short go to single searches even in big groups: in an overlapping
 /// automaton they would report a match at nearly every byte.
 const SHORT_PATTERN: usize = 3;
@@ -233,6 +316,18 @@ impl Group {
         }
         let few = distinct.len() <= SINGLES_MAX;
         let use_bigram = distinct.len() <= BIGRAM_MAX;
+        // Teddy (a few SIMD passes) finds where the longer patterns may start; the short
+        // ones would make it match nearly everywhere, so they stay single searches.
+        let teddy = if few || !use_bigram {
+            Vec::new()
+        } else {
+            let all: Vec<(Vec<u8>, bool, Vec<u32>)> = distinct
+                .iter()
+                .filter(|((p, _), _)| p.len() > SHORT_PATTERN)
+                .map(|((p, n), s)| (p.clone(), *n, s.clone()))
+                .collect();
+            teddy_for(&all)
+        };
         let mut bigram_pats: Vec<(Vec<u8>, bool, Vec<u32>)> = Vec::new();
         let mut singles = Vec::new();
         let mut patterns: Vec<Vec<u8>> = Vec::new();
@@ -255,7 +350,7 @@ impl Group {
         let bigram = if bigram_pats.is_empty() {
             None
         } else {
-            Some(Bigram::build(bigram_pats))
+            Some(Bigram::build(bigram_pats, teddy))
         };
         let ac = if patterns.is_empty() {
             None
@@ -761,6 +856,82 @@ mod tests {
         assert_eq!(out, vec![2]);
         pf.candidates(&key(b"", 80, Some(true)), &mut out);
         assert_eq!(out, vec![2]);
+    }
+
+    /// Groups of every matcher kind (singles, Teddy passes, the bit-table loop, Aho-Corasick)
+    /// name every signature whose pattern occurs (exactly those, but for Aho-Corasick, which
+    /// folds case for all and leaves the case check to verification).
+    #[test]
+    fn every_matcher_kind_agrees_with_brute_force() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet = b"aAbBcC\x00|";
+        for count in [2usize, 5, 40, 150, 700] {
+            let mut fps: Vec<(Vec<u8>, bool)> = Vec::new();
+            let sigs: Vec<PrefilterSig> = (0..count as u32)
+                .map(|i| {
+                    let len = 2 + (next() % 6) as usize;
+                    let p: Vec<u8> = (0..len)
+                        .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                        .collect();
+                    let nocase = next() % 2 == 0;
+                    fps.push((p.clone(), nocase));
+                    PrefilterSig {
+                        sig: i,
+                        bucket: 0,
+                        dir: DirClass::Both,
+                        port_key: None,
+                        fast_pattern: Some((p, nocase)),
+                    }
+                })
+                .collect();
+            let mut pf = Prefilter::build(count, sigs);
+            let mut out = Vec::new();
+            for _ in 0..200 {
+                let len = (next() % 64) as usize;
+                let hay: Vec<u8> = (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect();
+                let hay: &'static [u8] = Box::leak(hay.into_boxed_slice());
+                pf.candidates(
+                    &PacketKey {
+                        proto: 6,
+                        to_server: None,
+                        ports: Some((1, 2)),
+                        payload: hay,
+                    },
+                    &mut out,
+                );
+                let want: Vec<u32> = fps
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (p, nocase))| {
+                        hay.windows(p.len()).any(|w| {
+                            if *nocase {
+                                w.eq_ignore_ascii_case(p)
+                            } else {
+                                w == p.as_slice()
+                            }
+                        })
+                    })
+                    .map(|(i, _)| i as u32)
+                    .collect();
+                if count > BIGRAM_MAX {
+                    // Aho-Corasick folds case for every pattern: a superset, verified later
+                    assert!(
+                        want.iter().all(|w| out.contains(w)),
+                        "{count} patterns, payload {hay:?}"
+                    );
+                } else {
+                    assert_eq!(out, want, "{count} patterns, payload {hay:?}");
+                }
+            }
+        }
     }
 
     #[test]
