@@ -12,7 +12,7 @@ use crate::decode::{Decoder, DecoderConfig, L4};
 use crate::detect::{Engine, EngineOptions, FlowCtx, PacketAlerts};
 use crate::flow::FlowTable;
 use crate::output::stats::{Counters, EngineInfo};
-use crate::output::{AlertRecord, Outputs};
+use crate::output::{AlertRecord, Outputs, PacketRecord};
 use crate::rules::{self, Classifications};
 
 /// The classification.config ravn ships (used when the configured file is absent).
@@ -164,6 +164,7 @@ pub fn run(
         cfg.simulate_ips,
     );
     let mut alerts = PacketAlerts::new();
+    let eve_alert = cfg.outputs.eve.alert;
     let mut pcap_cnt: u64 = 0;
     let mut write_err: Option<std::io::Error> = None;
 
@@ -174,6 +175,7 @@ pub fn run(
             Err(e) => break Err(ReplayError(e.to_string())),
         };
         pcap_cnt += 1;
+        let frame_link = frame.link;
         let p = decoder.decode(&frame);
         let fref = flows.update(&p);
         let fctx = fref.map(|r| FlowCtx {
@@ -183,7 +185,7 @@ pub fn run(
             flow: flows.get_mut(r),
         });
         engine.inspect(&p, fctx, &mut alerts);
-        if alerts.is_empty() {
+        if alerts.is_empty() && !alerts.tagged {
             continue;
         }
         let Some(ip) = p.ip else { continue };
@@ -213,11 +215,32 @@ pub fn run(
                 app_proto: flow.and_then(|f| f.app_proto),
                 pkt_src: "wire/pcap",
                 ips: cfg.simulate_ips,
+                verdict: eve_alert.verdict.then_some((alerts.verdict, alerts.drop)),
             };
             if let Err(e) = outputs.alert(&rec) {
                 write_err.get_or_insert(e);
             }
             summary.alerts += 1;
+        }
+        if alerts.tagged && eve_alert.tagged_packets {
+            let rec = PacketRecord {
+                ts: p.ts,
+                pcap_cnt: Some(pcap_cnt),
+                flow_id: flow.map(|f| f.id),
+                src: ip.src,
+                dst: ip.dst,
+                ports,
+                icmp,
+                proto: ip.proto,
+                vlan: &p.vlan[..p.vlan_count as usize],
+                pkt_src: "wire/pcap",
+                frame: p.frame,
+                // a TZSP stream's inner frames are Ethernet
+                linktype: if p.tzsp { 1 } else { frame_link.dlt() },
+            };
+            if let Err(e) = outputs.tagged_packet(&rec) {
+                write_err.get_or_insert(e);
+            }
         }
     };
     summary.packets = pcap_cnt;

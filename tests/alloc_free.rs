@@ -2,8 +2,8 @@
 //!
 //! A counting `#[global_allocator]` wraps the system allocator in this test binary. The
 //! pipeline is built from the library API as `ravn::replay::run` builds it (capture::open →
-//! Decoder → FlowTable → Engine::inspect → Outputs), with the heartbeat rule, a few content
-//! and IP-only rules that fire on the corpus, and the ET Open rules ravn loads. It replays a
+//! Decoder → FlowTable → Engine::inspect → Outputs), with the heartbeat rule, a few content,
+//! IP-only, host/pair-bit and tag rules that fire on the corpus, and the ET Open rules ravn loads. It replays a
 //! 100,000-packet `gen_traffic.py` capture: the first half warms up (flows, buffers, first
 //! log lines), the second half and then a second pass over the whole capture are counted.
 //! Both must allocate nothing.
@@ -116,6 +116,8 @@ alert udp any any -> any 53 (msg:"alloc-free DNS example"; content:"example"; no
 alert tcp any any -> any 443 (msg:"alloc-free TLS record"; content:"|16 03|"; depth:2; sid:9100004; rev:1;)
 alert ip any any -> any any (msg:"alloc-free IP-only"; sid:9100005; rev:1;)
 alert tcp any any -> any any (msg:"alloc-free never"; content:"zq-no-such-bytes-qz"; sid:9100006; rev:1;)
+alert tcp any any -> any 80 (msg:"alloc-free host and pair bits"; content:"GET "; depth:4; hostbits:set,af.seen,src; xbits:set,af.pair,track ip_pair, expire 60; sid:9100007; rev:1;)
+alert tcp any 80 -> any any (msg:"alloc-free bits readers and tags"; content:"HTTP/1.1"; xbits:isset,af.pair,track ip_pair; hostbits:isset,af.seen,dst; tag:session,3,packets; tag:host,5,packets,src; sid:9100008; rev:1;)
 "#;
 
 fn start_counting() {
@@ -191,6 +193,7 @@ impl Pipeline {
                             app_proto: flow.and_then(|f| f.app_proto),
                             pkt_src: "wire/pcap",
                             ips: false,
+                            verdict: Some((self.alerts.verdict, self.alerts.drop)),
                         };
                         self.outputs.alert(&rec).expect("write alert");
                         if counting {
@@ -308,11 +311,11 @@ fn steady_state_pipeline_does_not_allocate_per_packet() {
         .rules
         .iter()
         .map(|r| r.meta.sid)
-        .filter(|s| *s == 5100000 || (9100001..=9100006).contains(s))
+        .filter(|s| *s == 5100000 || (9100001..=9100008).contains(s))
         .collect();
     assert_eq!(
         own.len(),
-        7,
+        9,
         "the heartbeat and test rules must load (loaded: {own:?})"
     );
     let engine = Engine::new(loaded.rules, &classes);

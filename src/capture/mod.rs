@@ -64,6 +64,21 @@ impl LinkType {
             o => LinkType::Other(o),
         }
     }
+
+    /// The DLT number libpcap reports for this link type (`pcap_datalink`), which Suricata
+    /// logs as `packet_info.linktype`: LINKTYPE_RAW is DLT_RAW (12 on Linux).
+    pub fn dlt(self) -> u32 {
+        match self {
+            LinkType::Ethernet => 1,
+            LinkType::Raw => 12,
+            LinkType::Ipv4 => 228,
+            LinkType::Ipv6 => 229,
+            LinkType::Sll => 113,
+            LinkType::Sll2 => 276,
+            LinkType::Null => 0,
+            LinkType::Other(o) => o,
+        }
+    }
 }
 
 /// One captured frame, borrowed from the reader's buffer.

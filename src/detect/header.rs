@@ -19,7 +19,9 @@ pub fn matches(m: &Match, p: &Packet<'_>) -> bool {
         | Match::ByteExtract(_)
         | Match::ByteMath(_)
         | Match::Bsize(_)
-        | Match::StreamSize(_) => true,
+        | Match::StreamSize(_)
+        | Match::Xbits(_)
+        | Match::Tag(_) => true,
         Match::Dsize(cmp) => {
             let len = p.payload.len().min(u16::MAX as usize) as u16;
             // dsize only applies to packets with a transport payload notion

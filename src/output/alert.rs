@@ -33,6 +33,28 @@ pub struct AlertRecord<'a> {
     pub pkt_src: &'a str,
     /// The engine runs as an IPS (`--simulate-ips`): drop rules block.
     pub ips: bool,
+    /// EVE's `verdict` object (alert option `verdict`): the packet's actions
+    /// (`detect::verdict` bits) and whether a drop or reject rule applied to it.
+    pub verdict: Option<(u8, bool)>,
+}
+
+/// A tagged packet, for an EVE `packet` event.
+#[derive(Debug, Clone, Copy)]
+pub struct PacketRecord<'a> {
+    pub ts: Timestamp,
+    pub pcap_cnt: Option<u64>,
+    pub flow_id: Option<u64>,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub ports: Option<(u16, u16)>,
+    pub icmp: Option<(u8, u8)>,
+    pub proto: u8,
+    pub vlan: &'a [u16],
+    pub pkt_src: &'a str,
+    /// The frame from its link-layer header on.
+    pub frame: &'a [u8],
+    /// Its LINKTYPE_* number.
+    pub linktype: u32,
 }
 
 fn is_drop(a: Action) -> bool {
@@ -139,22 +161,34 @@ fn eve_time(ts: Timestamp) -> Small {
     s
 }
 
-/// One EVE alert record, with its newline.
-pub fn eve_line(out: &mut String, a: &AlertRecord<'_>, flow_id: Option<u64>) {
-    let ts = eve_time(a.ts);
-    let mut o = Obj::open(out);
-    o.str("timestamp", &ts);
-    if let Some(id) = flow_id {
+/// The packet part of an EVE header (Suricata's `CreateEveHeader`, packet direction).
+struct Header<'a> {
+    ts: Timestamp,
+    flow_id: Option<u64>,
+    pcap_cnt: Option<u64>,
+    event_type: &'a str,
+    vlan: &'a [u16],
+    src: IpAddr,
+    dst: IpAddr,
+    ports: Option<(u16, u16)>,
+    proto: u8,
+    icmp: Option<(u8, u8)>,
+    pkt_src: &'a str,
+}
+
+fn write_header(o: &mut Obj<'_>, h: &Header<'_>) {
+    o.str("timestamp", &eve_time(h.ts));
+    if let Some(id) = h.flow_id {
         o.u64("flow_id", id);
     }
-    if let Some(n) = a.pcap_cnt {
+    if let Some(n) = h.pcap_cnt {
         o.u64("pcap_cnt", n);
     }
-    o.str("event_type", "alert");
-    if !a.vlan.is_empty() {
+    o.str("event_type", h.event_type);
+    if !h.vlan.is_empty() {
         let mut v: heapless::String<32> = heapless::String::new();
         let _ = v.push('[');
-        for (i, id) in a.vlan.iter().enumerate() {
+        for (i, id) in h.vlan.iter().enumerate() {
             if i > 0 {
                 let _ = v.push(',');
             }
@@ -163,19 +197,103 @@ pub fn eve_line(out: &mut String, a: &AlertRecord<'_>, flow_id: Option<u64>) {
         let _ = v.push(']');
         o.raw("vlan", &v);
     }
-    o.str("src_ip", &ip_text(a.src));
-    if let Some((sp, _)) = a.ports {
+    o.str("src_ip", &ip_text(h.src));
+    if let Some((sp, _)) = h.ports {
         o.u64("src_port", sp as u64);
     }
-    o.str("dest_ip", &ip_text(a.dst));
-    if let Some((_, dp)) = a.ports {
+    o.str("dest_ip", &ip_text(h.dst));
+    if let Some((_, dp)) = h.ports {
         o.u64("dest_port", dp as u64);
     }
-    o.str("proto", &proto_text(a.proto));
-    if let Some((t, c)) = a.icmp {
+    o.str("proto", &proto_text(h.proto));
+    if let Some((t, c)) = h.icmp {
         o.u64("icmp_type", t as u64).u64("icmp_code", c as u64);
     }
-    o.str("pkt_src", a.pkt_src);
+    o.str("pkt_src", h.pkt_src);
+}
+
+/// One EVE `packet` event (a packet tagged by the `tag` keyword, with the alert option
+/// `tagged-packets`), with its newline: the header, then `packet` (the frame in base64) and
+/// `packet_info.linktype`, as Suricata's `EvePacket`.
+pub fn eve_packet_line(out: &mut String, r: &PacketRecord<'_>) {
+    let mut o = Obj::open(out);
+    write_header(
+        &mut o,
+        &Header {
+            ts: r.ts,
+            flow_id: r.flow_id,
+            pcap_cnt: r.pcap_cnt,
+            event_type: "packet",
+            vlan: r.vlan,
+            src: r.src,
+            dst: r.dst,
+            ports: r.ports,
+            proto: r.proto,
+            icmp: r.icmp,
+            pkt_src: r.pkt_src,
+        },
+    );
+    o.base64("packet", r.frame);
+    {
+        let mut pi = o.obj("packet_info");
+        pi.u64("linktype", r.linktype as u64);
+        pi.close();
+    }
+    o.close();
+    out.push('\n');
+}
+
+/// EVE's `verdict` object (Suricata's `EveAddVerdict`): a reject gives `drop` in IPS mode
+/// (`alert` otherwise) with its target and what would be sent; else a drop in IPS mode gives
+/// `drop`, a pass rule `pass`, anything else `alert`.
+fn write_verdict(o: &mut Obj<'_>, bits: u8, dropped: bool, ips: bool, proto: u8) {
+    use crate::detect::verdict::*;
+    let mut v = o.obj("verdict");
+    if bits & (REJECT | REJECT_DST | REJECT_BOTH) != 0 {
+        v.str("action", if ips { "drop" } else { "alert" });
+        let target = if bits & REJECT != 0 {
+            "to_client"
+        } else if bits & REJECT_DST != 0 {
+            "to_server"
+        } else {
+            "both"
+        };
+        v.str("reject-target", target);
+        let how: &[&str] = match proto {
+            17 | 1 | 58 => &["icmp-prohib"],
+            6 => &["tcp-reset"],
+            _ => &[],
+        };
+        v.strs("reject", how.iter().copied());
+    } else if dropped && ips {
+        v.str("action", "drop");
+    } else if bits & PASS != 0 {
+        v.str("action", "pass");
+    } else {
+        v.str("action", "alert");
+    }
+    v.close();
+}
+
+/// One EVE alert record, with its newline.
+pub fn eve_line(out: &mut String, a: &AlertRecord<'_>, flow_id: Option<u64>) {
+    let mut o = Obj::open(out);
+    write_header(
+        &mut o,
+        &Header {
+            ts: a.ts,
+            flow_id,
+            pcap_cnt: a.pcap_cnt,
+            event_type: "alert",
+            vlan: a.vlan,
+            src: a.src,
+            dst: a.dst,
+            ports: a.ports,
+            proto: a.proto,
+            icmp: a.icmp,
+            pkt_src: a.pkt_src,
+        },
+    );
     {
         let s = a.sig;
         let mut al = o.obj("alert");
@@ -236,6 +354,9 @@ pub fn eve_line(out: &mut String, a: &AlertRecord<'_>, flow_id: Option<u64>) {
                 .u64("dest_port", f.server.1 as u64);
         }
         fo.close();
+    }
+    if let Some((bits, dropped)) = a.verdict {
+        write_verdict(&mut o, bits, dropped, a.ips, a.proto);
     }
     o.close();
     out.push('\n');

@@ -24,6 +24,23 @@ pub fn string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Append the base64 encoding of `bytes` (RFC 4648, padded) without allocating.
+pub fn base64_into(out: &mut String, bytes: &[u8]) {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    out.reserve(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
+            if i <= c.len() {
+                out.push(A[((n >> shift) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+}
+
 /// An object being written: `{"k":v,...}`.
 pub struct Obj<'a> {
     out: &'a mut String,
@@ -63,6 +80,15 @@ impl<'a> Obj<'a> {
         self.out.push_str(if v { "true" } else { "false" });
         self
     }
+    /// Write `bytes` as a base64 string (standard alphabet, padded), as Suricata's
+    /// `jb_set_base64`.
+    pub fn base64(&mut self, k: &str, bytes: &[u8]) -> &mut Self {
+        self.key(k);
+        self.out.push('"');
+        base64_into(self.out, bytes);
+        self.out.push('"');
+        self
+    }
     /// Write a raw, already-valid JSON value.
     pub fn raw(&mut self, k: &str, v: &str) -> &mut Self {
         self.key(k);
@@ -94,6 +120,22 @@ impl<'a> Obj<'a> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn base64_rfc4648_vectors() {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            let mut s = String::new();
+            super::base64_into(&mut s, i.as_bytes());
+            assert_eq!(s, o);
+        }
+    }
     use super::*;
 
     #[test]

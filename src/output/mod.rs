@@ -10,7 +10,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-pub use alert::AlertRecord;
+pub use alert::{AlertRecord, PacketRecord};
 
 /// Output settings (`[outputs]` in ravn.toml).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -19,7 +19,7 @@ pub struct OutputConfig {
     /// Directory for the logs (`-l` overrides it).
     pub log_dir: PathBuf,
     pub fast: FileOutput,
-    pub eve: FileOutput,
+    pub eve: EveOutput,
     /// Append to existing files (Suricata's default) instead of truncating them.
     pub append: bool,
 }
@@ -31,6 +31,36 @@ pub struct FileOutput {
     pub filename: String,
 }
 
+/// `[outputs.eve]`: the file, and the options of its alert records.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct EveOutput {
+    pub enabled: bool,
+    pub filename: String,
+    pub alert: EveAlertOptions,
+}
+
+impl Default for EveOutput {
+    fn default() -> Self {
+        EveOutput {
+            enabled: true,
+            filename: "eve.json".into(),
+            alert: EveAlertOptions::default(),
+        }
+    }
+}
+
+/// `[outputs.eve.alert]`: Suricata's `eve-log` `types: - alert:` options ravn implements.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct EveAlertOptions {
+    /// Log packets tagged by the `tag` keyword as `event_type: packet` records
+    /// (Suricata's `tagged-packets`, off by default).
+    pub tagged_packets: bool,
+    /// Add the packet's final `verdict` object to each alert (Suricata's `verdict`).
+    pub verdict: bool,
+}
+
 impl Default for OutputConfig {
     fn default() -> Self {
         OutputConfig {
@@ -39,10 +69,7 @@ impl Default for OutputConfig {
                 enabled: true,
                 filename: "fast.log".into(),
             },
-            eve: FileOutput {
-                enabled: true,
-                filename: "eve.json".into(),
-            },
+            eve: EveOutput::default(),
             append: true,
         }
     }
@@ -100,6 +127,17 @@ impl Outputs {
         if let Some((_, w)) = &mut self.eve {
             self.line.clear();
             alert::eve_line(&mut self.line, a, a.flow.map(|f| f.id));
+            w.write_all(self.line.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// A packet tagged by the `tag` keyword: an EVE `packet` event (only EVE logs these;
+    /// fast.log does not, as in Suricata). The caller checks `tagged-packets`.
+    pub fn tagged_packet(&mut self, r: &PacketRecord<'_>) -> io::Result<()> {
+        if let Some((_, w)) = &mut self.eve {
+            self.line.clear();
+            alert::eve_packet_line(&mut self.line, r);
             w.write_all(self.line.as_bytes())?;
         }
         Ok(())

@@ -262,6 +262,23 @@ pub enum Match {
     Bsize(NumCmp<u64>),
     /// `stream_size:`
     StreamSize(StreamSize),
+    /// `hostbits:` / `xbits:` — bits kept per host or per IP pair.
+    Xbits(Xbits),
+    /// `tag:` — log the packets that follow the alert (Suricata's post-alert list).
+    Tag(Tag),
+}
+
+impl Match {
+    /// Suricata's `SIGMATCH_IPONLY_COMPAT` as `SignatureIsIPOnly` applies it: a rule whose
+    /// keywords are all such stays an IP-only rule (`flowbits` only with `set`; `hostbits`,
+    /// `xbits` and `tag` always; `noalert` is a rule flag).
+    pub fn is_iponly_compat(&self) -> bool {
+        match self {
+            Match::Flowbits(f) => matches!(f.cmd, FlowbitsCmd::Set | FlowbitsCmd::NoAlert),
+            Match::Xbits(_) | Match::Tag(_) => true,
+            _ => false,
+        }
+    }
 }
 
 /// `flow:` options. Suricata's semantics: every given option must hold (`stateless` always
@@ -467,6 +484,72 @@ pub enum StreamSide {
     Both,
     /// either side
     Either,
+}
+
+/// `hostbits:` / `xbits:` command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XbitsCmd {
+    Set,
+    Unset,
+    Toggle,
+    IsSet,
+    IsNotSet,
+}
+
+/// Whose bit: the packet's source host, its destination host, or the (unordered) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XbitTrack {
+    IpSrc,
+    IpDst,
+    IpPair,
+}
+
+/// Which keyword wrote the bit command: Suricata's rule ordering counts `hostbits` setters and
+/// `xbits` readers only (see `detect::Signature`'s ordering ranks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XbitsKeyword {
+    Hostbits,
+    Xbits,
+}
+
+/// `hostbits:cmd,name[,src|dst]` (expire fixed at 300 s) or
+/// `xbits:cmd,name,track ip_src|ip_dst|ip_pair[,expire N]` (default 30 s). Host bits of both
+/// keywords share one namespace; pair bits have their own. A bit set at time `t` (seconds)
+/// with expiry `e` is seen until the packet time's seconds exceed `t + e`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Xbits {
+    pub cmd: XbitsCmd,
+    pub name: String,
+    pub track: XbitTrack,
+    /// Seconds.
+    pub expire: u32,
+    pub keyword: XbitsKeyword,
+}
+
+/// `tag:` type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagKind {
+    Session,
+    Host,
+}
+
+/// `tag:` metric: what `count` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagMetric {
+    Packets,
+    Seconds,
+    Bytes,
+}
+
+/// `tag:session|host[,count,packets|seconds|bytes[,src|dst]]` (default 256 packets, `dst`;
+/// a packet count is capped at 256).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tag {
+    pub kind: TagKind,
+    pub count: u32,
+    pub metric: TagMetric,
+    /// For host tags: tag the source (true) or the destination host.
+    pub src: bool,
 }
 
 /// `stream_size:side,op,value`

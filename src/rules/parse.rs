@@ -5,9 +5,7 @@
 //! problem decides the skip reason.
 
 use super::address::{parse_address_quirks, IpOnlyQuirks};
-use super::ast::{
-    Action, Content, Direction, FlowbitsCmd, Match, Meta, NumCmp, Origin, PortSet, Proto, Rule,
-};
+use super::ast::{Action, Content, Direction, Match, Meta, NumCmp, Origin, PortSet, Proto, Rule};
 use super::classification::Classifications;
 use super::cnum::{eq_nocase, is_blank, is_space, show};
 use super::keywords::{self, flags, Entry};
@@ -191,9 +189,7 @@ pub fn parse_rule_bytes(
     // a rule without detection keywords (flowbits:set and noalert aside) is "IP-only" in
     // Suricata, whose separate address parser drops or rejects a few constructs the normal one
     // accepts
-    let ip_only = ctx.matches.iter().all(|m| {
-        matches!(m, Match::Flowbits(f) if matches!(f.cmd, FlowbitsCmd::Set | FlowbitsCmd::NoAlert))
-    });
+    let ip_only = ctx.matches.iter().all(Match::is_iponly_compat);
     if ip_only && (q1 != IpOnlyQuirks::default() || q2 != IpOnlyQuirks::default()) {
         return Err(Skip::unsupported(
             "ip-only-address",
@@ -885,10 +881,10 @@ mod tests {
         );
         // the first problem in rule order decides
         assert_eq!(
-            p("alert tcp any any -> any any (tag:session; flowint:a,=,1; sid:1;)")
+            p("alert tcp any any -> any any (tos:5; flowint:a,=,1; sid:1;)")
                 .unwrap_err()
                 .key,
-            "tag"
+            "tos"
         );
         assert_eq!(
             p("alert tcp any any -> any any (depth:3; flowint:a,=,1; sid:1;)")

@@ -900,15 +900,22 @@ pub fn ravn_args(
     // The test's suricata.yaml: variables, and any other detection setting.
     if let Some(y) = &plan.suricata_yaml {
         let m = suricata_yaml_merged(y, 0)?;
+        // EVE alert options: those ravn has (`outputs.eve.alert.*` in `ravn config`) are set,
+        // the others noted (they add or remove fields checks may match on)
         let opts = eve_alert_options(&m);
-        if !opts.is_empty() {
-            let mut names: Vec<&str> = Vec::new();
-            for (k, _) in &opts {
-                let top = k.split('.').next().unwrap_or(k);
-                if !names.contains(&top) {
-                    names.push(top);
-                }
+        let mut names: Vec<&str> = Vec::new();
+        for (k, v) in &opts {
+            let key = format!("outputs.eve.alert.{k}");
+            if keys.has(&key) {
+                sets.push(format!("{key}={}", keys.value_for(&key, v)));
+                continue;
             }
+            let top = k.split('.').next().unwrap_or(k);
+            if !names.contains(&top) {
+                names.push(top);
+            }
+        }
+        if !names.is_empty() {
             note(
                 "eve alert output options",
                 format!("eve alert options {}", names.join(",")),

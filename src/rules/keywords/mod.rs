@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use super::parse::{Ctx, Skip};
 
+pub mod bits;
 pub mod byte;
 pub mod flow;
 pub mod icmp;
@@ -14,6 +15,7 @@ pub mod ip;
 pub mod meta;
 pub mod payload;
 pub mod pcre;
+pub mod tag;
 pub mod tcp;
 pub mod threshold;
 
@@ -117,6 +119,21 @@ pub(crate) static SUPPORTED: &[Supported] = &[
         name: "stream_size",
         flags: 0,
         setup: flow::stream_size,
+    },
+    Supported {
+        name: "hostbits",
+        flags: 0,
+        setup: bits::hostbits,
+    },
+    Supported {
+        name: "xbits",
+        flags: 0,
+        setup: bits::xbits,
+    },
+    Supported {
+        name: "tag",
+        flags: 0,
+        setup: tag::tag,
     },
     // payload
     Supported {
@@ -318,7 +335,6 @@ pub(crate) const UNSUPPORTED: &[&str] = &[
     "fragoffset",
     "tos",
     "icmpv4.hdr",
-    "tag",
     "uricontent",
     "replace",
     "geoip",
@@ -330,7 +346,6 @@ pub(crate) const UNSUPPORTED: &[&str] = &[
     "pktvar",
     "noalert",
     "alert",
-    "hostbits",
     "ipv4-csum",
     "tcpv4-csum",
     "tcpv6-csum",
@@ -464,7 +479,6 @@ pub(crate) const UNSUPPORTED: &[&str] = &[
     "dnp3_func",
     "dnp3_ind",
     "dnp3_obj",
-    "xbits",
     "base64_decode",
     "base64_data",
     "krb5_err_code",
