@@ -41,6 +41,10 @@ pub struct Config {
     /// and exception policies may drop. Set on the command line, not in the file.
     #[serde(skip)]
     pub simulate_ips: bool,
+    /// The live log ring on tmpfs (`[logs]`).
+    pub logs: crate::logring::LogsConfig,
+    /// The persistent archive on the SD card (`[archive]`).
+    pub archive: crate::archive::ArchiveConfig,
 }
 
 impl Default for Config {
@@ -59,6 +63,8 @@ impl Default for Config {
             packet_alert_max: 15,
             exception_policy: PolicyValue::Auto,
             simulate_ips: false,
+            logs: Default::default(),
+            archive: Default::default(),
         }
     }
 }
@@ -288,6 +294,13 @@ impl Config {
             )));
         }
         self.midstream_policy()
+            .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+        let logs = self.outputs.fast.enabled as u64 + self.outputs.eve.enabled as u64;
+        self.logs
+            .validate(logs)
+            .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+        self.archive
+            .validate()
             .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
         let vars = self.rule_vars();
         for name in self.vars.address_groups.keys() {

@@ -12,7 +12,7 @@ use crate::decode::{Decoder, DecoderConfig, L4};
 use crate::detect::{Engine, EngineOptions, FlowCtx, PacketAlerts};
 use crate::flow::FlowTable;
 use crate::output::stats::{Counters, EngineInfo};
-use crate::output::{AlertRecord, Outputs};
+use crate::output::{AlertRecord, Outputs, Role};
 use crate::rules::{self, Classifications};
 
 /// The classification.config ravn ships (used when the configured file is absent).
@@ -40,6 +40,8 @@ pub struct ReplaySummary {
     pub truncated_at: Option<u64>,
     pub rule_load_secs: f64,
     pub run_secs: f64,
+    /// The archive's counters at the end, when it was on.
+    pub archive: Option<crate::archive::ArchiveStats>,
 }
 
 pub fn now() -> Timestamp {
@@ -151,7 +153,7 @@ pub fn run(
 
     let mut source = capture::open(pcap).map_err(|e| ReplayError(e.to_string()))?;
     let mut outputs =
-        Outputs::open(log_dir, &cfg.outputs).map_err(|e| ReplayError(e.to_string()))?;
+        Outputs::open_with(log_dir, cfg, Role::Replay).map_err(|e| ReplayError(e.to_string()))?;
     let mut decoder = Decoder::with_config(DecoderConfig {
         tzsp: cfg.decoder.tzsp,
         tzsp_port: cfg.decoder.tzsp_port,
@@ -253,11 +255,14 @@ pub fn run(
             rules_skipped: 0,
         },
     );
-    if let Err(e) = outputs.eve_raw(&line) {
+    if let Err(e) = outputs.eve_event("stats", now(), &line) {
         write_err.get_or_insert(e);
     }
-    if let Err(e) = outputs.flush() {
-        write_err.get_or_insert(e);
+    match outputs.close() {
+        Ok(a) => summary.archive = a,
+        Err(e) => {
+            write_err.get_or_insert(e);
+        }
     }
     summary.run_secs = started.elapsed().as_secs_f64();
     result?;
