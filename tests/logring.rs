@@ -93,7 +93,7 @@ fn follow(path: PathBuf, stop: Arc<AtomicBool>) -> Vec<u64> {
     let mut cur: Option<(File, u64)> = None;
     let mut partial = Vec::new();
     let mut buf = vec![0u8; 1 << 16];
-    let mut take = |data: &[u8], partial: &mut Vec<u8>, seen: &mut Vec<u64>| {
+    let take = |data: &[u8], partial: &mut Vec<u8>, seen: &mut Vec<u64>| {
         partial.extend_from_slice(data);
         while let Some(i) = partial.iter().position(|&b| b == b'\n') {
             let l: Vec<u8> = partial.drain(..=i).collect();
