@@ -143,6 +143,9 @@ pub struct Front {
     dropped_budget: u64,
     dropped_overflow: u64,
     failed_run: u64,
+    /// Framed bytes of alerts offered on `alert_day` (for the budget's projection).
+    alert_day: i64,
+    alert_bytes_today: u64,
 }
 
 impl Front {
@@ -165,6 +168,8 @@ impl Front {
             dropped_budget: 0,
             dropped_overflow: 0,
             failed_run: 0,
+            alert_day: i64::MIN,
+            alert_bytes_today: 0,
         }
     }
 
@@ -189,20 +194,17 @@ impl Front {
             return Offer::DroppedOverflow;
         }
         let is_alert = ev.event_type == "alert";
-        if !is_alert && self.p.budget > 0 {
-            let today = if now.day() == self.day {
-                self.written_today
-            } else {
-                0
-            };
-            let would = today + self.in_flight + record::page_up(self.buf.len() + MARK_MAX) as u64;
-            if would > self.p.budget {
-                self.buf.truncate(start);
-                self.dropped_budget += 1;
-                return Offer::DroppedBudget;
-            }
+        if self.alert_day != now.day() {
+            self.alert_day = now.day();
+            self.alert_bytes_today = 0;
         }
-        let _ = framed;
+        if is_alert {
+            self.alert_bytes_today += framed as u64;
+        } else if self.p.budget > 0 && self.over_budget(now) {
+            self.buf.truncate(start);
+            self.dropped_budget += 1;
+            return Offer::DroppedBudget;
+        }
         self.records += 1;
         self.line_bytes += ev.eve.len() as u64;
         let before = self.deadline();
@@ -220,6 +222,32 @@ impl Front {
             _ => false,
         } || (start < self.p.flush_size && self.buf.len() >= self.p.flush_size);
         Offer::Buffered { wake }
+    }
+
+    /// Whether the buffer (with the record just appended) would take the day's writes over
+    /// the budget once the rest of the day's alerts are written: alerts are always kept, so
+    /// low-priority records only get what the alerts, at today's rate so far, leave.
+    fn over_budget(&self, now: Now) -> bool {
+        let today = if now.day() == self.day {
+            self.written_today
+        } else {
+            0
+        };
+        let elapsed = now.unix_secs.rem_euclid(86_400) as u64;
+        let remaining = 86_400 - elapsed;
+        // alerts still to come, at the rate seen so far (over at least an hour, so that a
+        // burst right after midnight does not extrapolate to a whole day)
+        let alerts_ahead =
+            (self.alert_bytes_today as u128 * remaining as u128 / elapsed.max(3600) as u128) as u64;
+        // each flush to come pads to a page and adds a mark
+        let interval = (self.p.interval_ms / 1000).max(1);
+        let flush_overhead = (remaining / interval + 1) * (record::PAGE + MARK_MAX) as u64;
+        let would = today
+            + self.in_flight
+            + record::page_up(self.buf.len() + MARK_MAX) as u64
+            + alerts_ahead
+            + flush_overhead;
+        would > self.p.budget
     }
 
     /// When the next flush is due (monotonic ms), if anything is buffered.
