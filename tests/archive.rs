@@ -685,3 +685,133 @@ fn kill_9_at_random_moments_loses_nothing_flushed() {
     );
     std::fs::remove_dir_all(&base).unwrap();
 }
+
+// ---------------------------------------------------------------------------------------
+// figures for the issue's closing note
+
+/// `write_bytes` of /proc/self/io: bytes this process caused to be sent to storage.
+fn proc_write_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("write_bytes: "))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Sectors written to the block device holding `p` (from /sys/dev/block/M:m/stat).
+fn device_sectors(p: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata(p).ok()?.dev();
+    let (maj, min) = (libc::major(dev), libc::minor(dev));
+    let t = std::fs::read_to_string(format!("/sys/dev/block/{maj}:{min}/stat")).ok()?;
+    t.split_whitespace().nth(6)?.parse().ok()
+}
+
+/// Bytes per 1,000 alerts written to persistent storage by the archive (default settings)
+/// and by writing each eve.json line with one write + fsync, on this machine's disk. Run
+/// with `--nocapture` to see the figures.
+#[test]
+fn figures_bytes_per_1000_alerts() {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let base = tmp("figures");
+    let pcap = base.join("alerts.pcap");
+    gen_pcap::write(&pcap, 20_000, 2); // 10,000 alerts
+    let rules = support::crate_root().join("rules/heartbeat.rules");
+    let arc = base.join("arc");
+    let o = Command::new(support::ravn_bin())
+        .args(["replay", "-r"])
+        .arg(&pcap)
+        .arg("-S")
+        .arg(&rules)
+        .arg("-l")
+        .arg(base.join("out"))
+        .args(["--set", "archive.enabled=on", "--set"])
+        .arg(format!("archive.dir={}", arc.display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (lines, sum) = export(&arc);
+    assert_eq!(lines.len(), 10_000);
+    let mark = sum.last_mark.unwrap();
+    let line_bytes: u64 = lines.iter().map(|l| l.len() as u64).sum();
+    let replay_per_k = mark.bytes_total as f64 / 10.0;
+
+    // the same lines through the archive writer in this process, to count with /proc/self/io
+    let arc2 = base.join("arc2");
+    let c = ArchiveConfig {
+        dir: arc2.clone(),
+        ..ArchiveConfig::default()
+    };
+    let fast: Vec<String> = std::fs::read_to_string(base.join("out/fast.log"))
+        .unwrap()
+        .lines()
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(fast.len(), lines.len());
+    let before = proc_write_bytes();
+    let dev_before = device_sectors(&base);
+    let mut w = Writer::open(FsStorage::new(&arc2), &c);
+    let now = Now::real();
+    for (l, f) in lines.iter().zip(&fast) {
+        w.offer(&alert(0, 5_100_000, 3, l, f), now);
+    }
+    w.flush(now).unwrap();
+    let archive_io = proc_write_bytes() - before;
+    let archive_dev = device_sectors(&base).zip(dev_before).map(|(a, b)| (a - b) * 512);
+    let archive_counted = w.stats().mark.bytes_total;
+    drop(w);
+
+    // one write + fsync per eve.json line (a sample; the cost per line is constant)
+    let sample = 1000;
+    let direct = base.join("direct-eve.json");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o644)
+        .open(&direct)
+        .unwrap();
+    let before = proc_write_bytes();
+    let dev_before = device_sectors(&base);
+    let t0 = Instant::now();
+    for l in lines.iter().take(sample) {
+        f.write_all(l.as_bytes()).unwrap();
+        f.sync_all().unwrap();
+    }
+    let direct_io = proc_write_bytes() - before;
+    let direct_dev = device_sectors(&base).zip(dev_before).map(|(a, b)| (a - b) * 512);
+    let direct_secs = t0.elapsed().as_secs_f64();
+    let direct_per_k = direct_io as f64 * 1000.0 / sample as f64;
+    let archive_per_k = archive_io as f64 / 10.0;
+    println!("10,000 alerts, {line_bytes} bytes of eve.json lines ({:.0} per 1,000)", line_bytes as f64 / 10.0);
+    println!(
+        "archive, ravn replay with defaults: {} bytes written ({} flushes) = {replay_per_k:.0} bytes per 1,000 alerts",
+        mark.bytes_total, mark.flushes
+    );
+    println!(
+        "archive, in process: {archive_counted} bytes counted by the writer, {archive_io} by /proc/self/io \
+         = {archive_per_k:.0} bytes per 1,000 alerts"
+    );
+    println!(
+        "direct write+fsync per line: {direct_io} bytes by /proc/self/io for {sample} lines in {direct_secs:.2} s \
+         = {direct_per_k:.0} bytes per 1,000 alerts (file system journal writes not included)"
+    );
+    if let (Some(a), Some(d)) = (archive_dev, direct_dev) {
+        println!(
+            "device sectors written (whole disk, all processes, so an upper bound): archive \
+             {:.0}, direct {:.0} bytes per 1,000 alerts",
+            a as f64 / 10.0,
+            d as f64 * 1000.0 / sample as f64
+        );
+    }
+    let ratio = direct_per_k / archive_per_k.max(1.0);
+    println!("ratio direct / archive = {ratio:.1}");
+    // the direct way writes at least one 4 KiB page per line
+    assert!(direct_per_k >= 4096.0 * 1000.0 * 0.9, "{direct_per_k}");
+    assert!(archive_counted >= line_bytes && archive_counted < line_bytes * 2);
+    assert!(ratio > 2.0, "{ratio}");
+    std::fs::remove_dir_all(&base).unwrap();
+}
