@@ -158,6 +158,7 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             files.extend(extra_rules);
             let dir = log_dir.unwrap_or_else(|| config.outputs.log_dir.clone());
+            replay::stop_on_sigterm();
             let s = replay::run(&pcap, &files, &dir, &config).map_err(|e| e.to_string())?;
             if let Some(off) = s.truncated_at {
                 warn!(

@@ -2,6 +2,7 @@
 //! `suricata -r` does, and what `ravn replay` runs.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use log::{info, warn};
@@ -104,6 +105,24 @@ pub fn load_rules(
     })
 }
 
+/// Set by SIGTERM/SIGINT: the replay stops reading and closes its outputs, flushing
+/// everything the archive buffers.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+/// Make SIGTERM and SIGINT stop a running replay cleanly (the CLI calls this).
+pub fn stop_on_sigterm() {
+    let h = on_stop_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGTERM, h);
+        libc::signal(libc::SIGINT, h);
+    }
+}
+
 /// Replay `pcap` with `rule_files` into `log_dir`.
 pub fn run(
     pcap: &Path,
@@ -170,6 +189,10 @@ pub fn run(
     let mut write_err: Option<std::io::Error> = None;
 
     let result: Result<(), ReplayError> = loop {
+        if STOP.load(Ordering::Relaxed) {
+            warn!("SIGTERM/SIGINT: stopping after {pcap_cnt} packets; flushing the outputs");
+            break Ok(());
+        }
         let frame = match source.next_frame() {
             Ok(Some(f)) => f,
             Ok(None) => break Ok(()),

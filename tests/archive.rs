@@ -761,7 +761,9 @@ fn figures_bytes_per_1000_alerts() {
     }
     w.flush(now).unwrap();
     let archive_io = proc_write_bytes() - before;
-    let archive_dev = device_sectors(&base).zip(dev_before).map(|(a, b)| (a - b) * 512);
+    let archive_dev = device_sectors(&base)
+        .zip(dev_before)
+        .map(|(a, b)| (a - b) * 512);
     let archive_counted = w.stats().mark.bytes_total;
     drop(w);
 
@@ -782,11 +784,16 @@ fn figures_bytes_per_1000_alerts() {
         f.sync_all().unwrap();
     }
     let direct_io = proc_write_bytes() - before;
-    let direct_dev = device_sectors(&base).zip(dev_before).map(|(a, b)| (a - b) * 512);
+    let direct_dev = device_sectors(&base)
+        .zip(dev_before)
+        .map(|(a, b)| (a - b) * 512);
     let direct_secs = t0.elapsed().as_secs_f64();
     let direct_per_k = direct_io as f64 * 1000.0 / sample as f64;
     let archive_per_k = archive_io as f64 / 10.0;
-    println!("10,000 alerts, {line_bytes} bytes of eve.json lines ({:.0} per 1,000)", line_bytes as f64 / 10.0);
+    println!(
+        "10,000 alerts, {line_bytes} bytes of eve.json lines ({:.0} per 1,000)",
+        line_bytes as f64 / 10.0
+    );
     println!(
         "archive, ravn replay with defaults: {} bytes written ({} flushes) = {replay_per_k:.0} bytes per 1,000 alerts",
         mark.bytes_total, mark.flushes
@@ -813,5 +820,56 @@ fn figures_bytes_per_1000_alerts() {
     assert!(direct_per_k >= 4096.0 * 1000.0 * 0.9, "{direct_per_k}");
     assert!(archive_counted >= line_bytes && archive_counted < line_bytes * 2);
     assert!(ratio > 2.0, "{ratio}");
+    std::fs::remove_dir_all(&base).unwrap();
+}
+
+/// SIGTERM flushes everything buffered: after `ravn replay` is stopped with SIGTERM, the
+/// archive holds exactly the alerts it logged to eve.json, though the flush interval
+/// (15 min) was never reached.
+#[test]
+fn sigterm_flushes_everything_buffered() {
+    let base = tmp("sigterm");
+    let pcap = base.join("alerts.pcap");
+    gen_pcap::write(&pcap, 3_000_000, 1000);
+    let rules = support::crate_root().join("rules/heartbeat.rules");
+    let arc = base.join("arc");
+    let out = base.join("out");
+    let mut child = Command::new(support::ravn_bin())
+        .args(["replay", "-r"])
+        .arg(&pcap)
+        .arg("-S")
+        .arg(&rules)
+        .arg("-l")
+        .arg(&out)
+        .args(["--set", "archive.enabled=on", "--set"])
+        .arg(format!("archive.dir={}", arc.display()))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    // SAFETY: signalling our own child by its pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let live: Vec<String> = std::fs::read_to_string(out.join("eve.json"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"event_type\":\"alert\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (archived, sum) = export(&arc);
+    println!(
+        "{} alerts logged before SIGTERM, {} archived",
+        live.len(),
+        archived.len()
+    );
+    assert!(
+        err.contains("SIGTERM"),
+        "the replay must have been stopped: {err}"
+    );
+    assert!(!live.is_empty() && live.len() < 3000, "{}", live.len());
+    assert_eq!(archived, live);
+    assert!(sum.damage.is_empty());
     std::fs::remove_dir_all(&base).unwrap();
 }
