@@ -834,7 +834,7 @@ fn sigterm_flushes_everything_buffered() {
     let rules = support::crate_root().join("rules/heartbeat.rules");
     let arc = base.join("arc");
     let out = base.join("out");
-    let mut child = Command::new(support::ravn_bin())
+    let child = Command::new(support::ravn_bin())
         .args(["replay", "-r"])
         .arg(&pcap)
         .arg("-S")
