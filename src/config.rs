@@ -410,4 +410,40 @@ mod tests {
         .unwrap_err();
         assert!(e.0.contains("vars.address-groups.HOME_NET"), "{e}");
     }
+
+    #[test]
+    fn logs_and_archive_keys_checked_by_name() {
+        let c = Config::from_str_with_sets("", "t", &[]).unwrap();
+        assert_eq!(c.archive.dir, PathBuf::from("/var/lib/ravn/archive"));
+        assert_eq!(c.archive.flush_size, 1 << 20);
+        assert_eq!(c.archive.flush_interval_secs, 900);
+        for (set, key) in [
+            ("logs.ram-cap=1000", "logs.ram-cap"),
+            ("logs.count=0", "logs.count"),
+            ("logs.ring=sometimes", "logs.ring"),
+            ("archive.flush-size=10", "archive.flush-size"),
+            ("archive.segment-size=5000", "archive.segment-size"),
+            (
+                "archive.event-types=[\"alert\",\"bogus\"]",
+                "archive.event-types",
+            ),
+            ("archive.daily-budget=-1", "archive.daily-budget"),
+            (
+                "archive.flush-interval-secs=0",
+                "archive.flush-interval-secs",
+            ),
+            ("archive.max-size=1", "archive.max-size"),
+        ] {
+            let e = Config::from_str_with_sets("", "x.toml", &[set.into()]).unwrap_err();
+            assert!(e.0.contains(key), "{set}: {e}");
+        }
+        let c = Config::from_str_with_sets(
+            "[logs]\nring = \"on\"\n[archive]\nenabled = \"off\"\nevent-types = [\"alert\", \"stats\"]\n",
+            "t",
+            &[],
+        )
+        .unwrap();
+        assert!(c.logs.ring.resolve(false));
+        assert!(!c.archive.enabled.resolve(true));
+    }
 }

@@ -501,6 +501,11 @@ fn full_or_read_only_card_is_counted_and_never_blocks() {
     assert!(a.stats().failed_flushes_run > failed);
     let text = std::fs::read_to_string(&status).unwrap();
     assert!(text.contains("Read-only file system"), "{text}");
+    let (ok, line) = ravn::archive::health(&dir).unwrap();
+    assert!(
+        !ok && line.contains("Read-only") && !line.contains(" 0 failed"),
+        "{line}"
+    );
     // a card that takes seconds per write: offers still return at once
     mode.store(SLOW, Ordering::SeqCst);
     std::thread::sleep(Duration::from_millis(1500));

@@ -351,5 +351,36 @@ pub fn read_status(path: &Path) -> Option<Vec<(String, String)>> {
     )
 }
 
+/// For `ravn check`: the archive's health from the status file in `run_dir`. None when no
+/// status file exists (archive off, or nothing flushed yet); else whether the last flush
+/// attempt succeeded, and a one-line summary that names the failed flushes.
+pub fn health(run_dir: &Path) -> Option<(bool, String)> {
+    let st = read_status(&run_dir.join(STATUS_FILE))?;
+    let get = |k: &str| {
+        st.iter()
+            .find(|(kk, _)| kk == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("-")
+    };
+    let last = get("last-error");
+    let ok = last == "-";
+    let mut line = format!(
+        "archive: {} flushes, {} failed ({} this run), {} records dropped (budget {}, overflow {})",
+        get("flushes"),
+        get("failed-flushes"),
+        get("failed-flushes-this-run"),
+        get("dropped-budget")
+            .parse::<u64>()
+            .unwrap_or(0)
+            .saturating_add(get("dropped-overflow").parse::<u64>().unwrap_or(0)),
+        get("dropped-budget"),
+        get("dropped-overflow"),
+    );
+    if !ok {
+        line.push_str(&format!("; last flush failed: {last}"));
+    }
+    Some((ok, line))
+}
+
 /// The status file's name in the run directory.
 pub const STATUS_FILE: &str = "archive.status";

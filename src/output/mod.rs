@@ -39,7 +39,8 @@ pub struct FileOutput {
 impl Default for OutputConfig {
     fn default() -> Self {
         OutputConfig {
-            log_dir: PathBuf::from("/var/log/ravn"),
+            // tmpfs on the appliance: the live logs rotate in a ring there (`[logs]`)
+            log_dir: PathBuf::from("/run/ravn"),
             fast: FileOutput {
                 enabled: true,
                 filename: "fast.log".into(),
@@ -147,6 +148,17 @@ impl Outputs {
             let open = |f: &FileOutput| -> io::Result<Option<(PathBuf, LogFile)>> {
                 if !f.enabled {
                     return Ok(None);
+                }
+                if !cfg.outputs.append {
+                    match std::fs::remove_file(dir.join(&f.filename)) {
+                        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                            return Err(io::Error::new(
+                                e.kind(),
+                                format!("{}: {e}", dir.join(&f.filename).display()),
+                            ))
+                        }
+                        _ => {}
+                    }
                 }
                 let r = RingFile::open(dir, &f.filename, cfg.logs.file_size, cfg.logs.count)?;
                 Ok(Some((r.path(), LogFile::Ring(r))))
