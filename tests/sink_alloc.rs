@@ -72,7 +72,7 @@ fn no_allocation_per_alert_with_ring_and_archive() {
         metadata: vec![],
         target: None,
     };
-    let mut emit = |out: &mut Outputs, n: u64| {
+    let emit = |out: &mut Outputs, n: u64| {
         let rec = AlertRecord {
             ts: Timestamp {
                 secs: 1_700_000_000 + n as i64,
