@@ -878,3 +878,107 @@ fn sigterm_flushes_everything_buffered() {
     assert!(sum.damage.is_empty());
     std::fs::remove_dir_all(&base).unwrap();
 }
+
+/// `ravn logs export` filters and formats, and `ravn logs stats`, on a replayed archive.
+#[test]
+fn logs_export_and_stats_commands() {
+    let base = tmp("cli");
+    let arc = base.join("arc");
+    let out = base.join("out");
+    let ravn = |args: &[&str]| {
+        let o = Command::new(support::ravn_bin())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let arc_s = arc.to_str().unwrap();
+    let set_dir = format!("archive.dir={arc_s}");
+    ravn(&[
+        "replay",
+        "-r",
+        support::crate_root()
+            .join("tests/data/heartbeat.pcap")
+            .to_str()
+            .unwrap(),
+        "-S",
+        support::crate_root()
+            .join("rules/heartbeat.rules")
+            .to_str()
+            .unwrap(),
+        "-l",
+        out.to_str().unwrap(),
+        "--set",
+        "archive.enabled=on",
+        "--set",
+        &set_dir,
+    ]);
+    let fast = std::fs::read_to_string(out.join("fast.log")).unwrap();
+    let eve: Vec<String> = std::fs::read_to_string(out.join("eve.json"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"event_type\":\"alert\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(eve.len(), 2);
+    // the two alerts are at 22:13:20Z and 22:14:20Z on 2023-11-14
+    assert_eq!(ravn(&["logs", "export", "--dir", arc_s]), eve.concat());
+    assert_eq!(
+        ravn(&["logs", "export", "--dir", arc_s, "--format", "fast"]),
+        fast
+    );
+    assert_eq!(
+        ravn(&[
+            "logs",
+            "export",
+            "--dir",
+            arc_s,
+            "--since",
+            "2023-11-14T22:14:00Z"
+        ]),
+        eve[1]
+    );
+    assert_eq!(
+        ravn(&["logs", "export", "--dir", arc_s, "--until", "1700000060"]),
+        eve[0]
+    );
+    assert_eq!(
+        ravn(&[
+            "logs",
+            "export",
+            "--dir",
+            arc_s,
+            "--sid",
+            "5100000",
+            "--since",
+            "1700000000"
+        ]),
+        eve.concat()
+    );
+    assert_eq!(ravn(&["logs", "export", "--dir", arc_s, "--sid", "1"]), "");
+    let stats = ravn(&["logs", "stats", "--dir", arc_s, "-l", out.to_str().unwrap()]);
+    for want in [
+        "records              2\n",
+        "segments             1 ",
+        "flushes              1\n",
+        "failed flushes       0\n",
+        "bytes written total  4096\n",
+        "write amplification  ",
+        "last-error             -",
+    ] {
+        assert!(stats.contains(want), "{want:?} not in\n{stats}");
+    }
+    // a bad time is an error that says what is expected
+    let o = Command::new(support::ravn_bin())
+        .args(["logs", "export", "--dir", arc_s, "--since", "yesterday"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--since"));
+    std::fs::remove_dir_all(&base).unwrap();
+}
