@@ -1,7 +1,8 @@
 //! The log sink with the ring and the archive on makes no heap allocation per alert in the
 //! calling thread (the daemon's output thread) once warmed up: lines are formatted into
 //! reused buffers, the ring buffers in place, and the archive copies the record into its
-//! preallocated RAM buffer, while its thread flushes. (A ring rotation, once per file size,
+//! preallocated RAM buffer (which grows, by doubling, only while the card is slower than
+//! the alerts), while its thread flushes. (A ring rotation, once per file size,
 //! allocates the renamed paths.)
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -57,6 +58,10 @@ fn no_allocation_per_alert_with_ring_and_archive() {
     cfg.archive.dir = base.join("archive");
     cfg.archive.urgent_severity = 1;
     cfg.archive.urgent_delay_secs = 0;
+    // room for the whole burst: this test is about allocations, not the RAM cap
+    cfg.archive.buffer_cap = 64 << 20;
+    cfg.archive.segment_size = 128 << 20;
+    cfg.archive.max_size = 1 << 30;
     // files large enough not to rotate in this test: a rotation allocates its paths
     cfg.logs.file_size = 256 << 20;
     cfg.logs.ram_cap = 1 << 30;
@@ -115,6 +120,9 @@ fn no_allocation_per_alert_with_ring_and_archive() {
     );
     assert_eq!(st.mark.records, 5_000 + alerts);
     assert!(st.mark.flushes > 10, "the archive must flush meanwhile");
-    assert_eq!(allocs, 0, "{allocs} allocations for {alerts} alerts");
+    // The only ones allowed: the archive's RAM buffer growing (doubling) when alerts come
+    // faster than the card takes them (this burst is ~50 MB/s against real fdatasyncs): at
+    // most 6 doublings (1 MiB to 64 MiB) for each of its two buffers.
+    assert!(allocs <= 12, "{allocs} allocations for {alerts} alerts");
     std::fs::remove_dir_all(&base).unwrap();
 }
