@@ -41,6 +41,10 @@ pub struct Config {
     /// and exception policies may drop. Set on the command line, not in the file.
     #[serde(skip)]
     pub simulate_ips: bool,
+    /// The live log ring on tmpfs (`[logs]`).
+    pub logs: crate::logring::LogsConfig,
+    /// The persistent archive on the SD card (`[archive]`).
+    pub archive: crate::archive::ArchiveConfig,
 }
 
 impl Default for Config {
@@ -59,6 +63,8 @@ impl Default for Config {
             packet_alert_max: 15,
             exception_policy: PolicyValue::Auto,
             simulate_ips: false,
+            logs: Default::default(),
+            archive: Default::default(),
         }
     }
 }
@@ -289,6 +295,13 @@ impl Config {
         }
         self.midstream_policy()
             .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+        let logs = self.outputs.fast.enabled as u64 + self.outputs.eve.enabled as u64;
+        self.logs
+            .validate(logs)
+            .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+        self.archive
+            .validate()
+            .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
         let vars = self.rule_vars();
         for name in self.vars.address_groups.keys() {
             crate::rules::parse_address(&format!("${name}"), &vars).map_err(|e| {
@@ -396,5 +409,41 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.0.contains("vars.address-groups.HOME_NET"), "{e}");
+    }
+
+    #[test]
+    fn logs_and_archive_keys_checked_by_name() {
+        let c = Config::from_str_with_sets("", "t", &[]).unwrap();
+        assert_eq!(c.archive.dir, PathBuf::from("/var/lib/ravn/archive"));
+        assert_eq!(c.archive.flush_size, 1 << 20);
+        assert_eq!(c.archive.flush_interval_secs, 900);
+        for (set, key) in [
+            ("logs.ram-cap=1000", "logs.ram-cap"),
+            ("logs.count=0", "logs.count"),
+            ("logs.ring=sometimes", "logs.ring"),
+            ("archive.flush-size=10", "archive.flush-size"),
+            ("archive.segment-size=5000", "archive.segment-size"),
+            (
+                "archive.event-types=[\"alert\",\"bogus\"]",
+                "archive.event-types",
+            ),
+            ("archive.daily-budget=-1", "archive.daily-budget"),
+            (
+                "archive.flush-interval-secs=0",
+                "archive.flush-interval-secs",
+            ),
+            ("archive.max-size=1", "archive.max-size"),
+        ] {
+            let e = Config::from_str_with_sets("", "x.toml", &[set.into()]).unwrap_err();
+            assert!(e.0.contains(key), "{set}: {e}");
+        }
+        let c = Config::from_str_with_sets(
+            "[logs]\nring = \"on\"\n[archive]\nenabled = \"off\"\nevent-types = [\"alert\", \"stats\"]\n",
+            "t",
+            &[],
+        )
+        .unwrap();
+        assert!(c.logs.ring.resolve(false));
+        assert!(!c.archive.enabled.resolve(true));
     }
 }

@@ -5,12 +5,14 @@
 //! formats (`output`). See ARCHITECTURE.md for the map.
 
 pub mod applayer;
+pub mod archive;
 pub mod capture;
 pub mod config;
 pub mod decode;
 pub mod detect;
 pub mod exception_policy;
 pub mod flow;
+pub mod logring;
 pub mod output;
 pub mod replay;
 pub mod rules;

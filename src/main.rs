@@ -63,6 +63,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: RulesCmd,
     },
+    /// The persistent log archive.
+    Logs {
+        #[command(subcommand)]
+        cmd: LogsCmd,
+    },
     /// Print the effective configuration (defaults, file and --set) as TOML.
     Config {
         #[command(flatten)]
@@ -83,6 +88,47 @@ enum RulesCmd {
         #[command(flatten)]
         cfg: ConfigArgs,
     },
+}
+
+#[derive(Subcommand)]
+enum LogsCmd {
+    /// Print archived events as eve.json or fast.log lines, exactly as they were logged.
+    Export {
+        /// Only events at or after T (unix seconds, or YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM];
+        /// local time without an offset)
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// Only events before T
+        #[arg(long, value_name = "T")]
+        until: Option<String>,
+        /// Only alerts of this signature id
+        #[arg(long, value_name = "N")]
+        sid: Option<u32>,
+        #[arg(long, value_enum, default_value = "eve")]
+        format: ExportFormat,
+        /// Archive directory (default: archive.dir)
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// Records, segments, bytes written to the card, flushes, drops, write amplification.
+    Stats {
+        /// Archive directory (default: archive.dir)
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Run directory with the live archive.status (default: outputs.log-dir)
+        #[arg(short = 'l', value_name = "DIR")]
+        log_dir: Option<PathBuf>,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    Eve,
+    Fast,
 }
 
 fn load_config(a: &ConfigArgs) -> Result<Config, String> {
@@ -112,6 +158,7 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             files.extend(extra_rules);
             let dir = log_dir.unwrap_or_else(|| config.outputs.log_dir.clone());
+            replay::stop_on_sigterm();
             let s = replay::run(&pcap, &files, &dir, &config).map_err(|e| e.to_string())?;
             if let Some(off) = s.truncated_at {
                 warn!(
@@ -123,6 +170,12 @@ fn run(cli: Cli) -> Result<(), String> {
                 "{} packets, {} alerts, {} rules loaded ({} skipped) in {:.3} s, run {:.3} s",
                 s.packets, s.alerts, s.rules_loaded, s.rules_skipped, s.rule_load_secs, s.run_secs
             );
+            if let Some(a) = s.archive {
+                info!(
+                    "archive: {} records, {} flushes ({} failed this run), {} bytes written",
+                    a.mark.records, a.mark.flushes, a.failed_flushes_run, a.mark.bytes_total
+                );
+            }
             Ok(())
         }
         Cmd::Rules {
@@ -146,9 +199,70 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Cmd::Logs { cmd } => logs(cmd),
         Cmd::Config { cfg } => {
             let config = load_config(&cfg)?;
             print!("{}", config.to_toml());
+            Ok(())
+        }
+    }
+}
+
+fn logs(cmd: LogsCmd) -> Result<(), String> {
+    use ravn::archive::reader;
+    match cmd {
+        LogsCmd::Export {
+            since,
+            until,
+            sid,
+            format,
+            dir,
+            cfg,
+        } => {
+            let config = load_config(&cfg)?;
+            let dir = dir.unwrap_or(config.archive.dir);
+            let t = |o: Option<String>, flag: &str| -> Result<Option<f64>, String> {
+                o.map(|v| reader::parse_time(&v).map_err(|e| format!("{flag} {e}")))
+                    .transpose()
+            };
+            let filter = reader::Filter {
+                since: t(since, "--since")?,
+                until: t(until, "--until")?,
+                sid,
+            };
+            let format = match format {
+                ExportFormat::Eve => reader::Format::Eve,
+                ExportFormat::Fast => reader::Format::Fast,
+            };
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let sum = reader::export(&dir, &filter, format, &mut out)
+                .and_then(|s| std::io::Write::flush(&mut out).map(|()| s));
+            let sum = match sum {
+                Ok(s) => s,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                Err(e) => return Err(e.to_string()),
+            };
+            for (seg, d) in &sum.damage {
+                warn!(
+                    "{}: segment {seg}: {} damaged bytes at offset {} skipped",
+                    dir.display(),
+                    d.len,
+                    d.offset
+                );
+            }
+            Ok(())
+        }
+        LogsCmd::Stats { dir, log_dir, cfg } => {
+            let config = load_config(&cfg)?;
+            let dir = dir.unwrap_or(config.archive.dir);
+            let run_dir = log_dir.unwrap_or(config.outputs.log_dir);
+            let sum = reader::for_each(&dir, |_| Ok(())).map_err(|e| e.to_string())?;
+            let status = ravn::archive::read_status(&run_dir.join(ravn::archive::STATUS_FILE));
+            print!(
+                "{}",
+                reader::stats_report(&dir, &sum, ravn::archive::Now::real(), status.as_deref())
+            );
             Ok(())
         }
     }

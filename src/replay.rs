@@ -2,6 +2,7 @@
 //! `suricata -r` does, and what `ravn replay` runs.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use log::{info, warn};
@@ -12,7 +13,7 @@ use crate::decode::{Decoder, DecoderConfig, L4};
 use crate::detect::{Engine, EngineOptions, FlowCtx, PacketAlerts};
 use crate::flow::FlowTable;
 use crate::output::stats::{Counters, EngineInfo};
-use crate::output::{AlertRecord, Outputs, PacketRecord};
+use crate::output::{AlertRecord, Outputs, PacketRecord, Role};
 use crate::rules::{self, Classifications};
 
 /// The classification.config ravn ships (used when the configured file is absent).
@@ -40,6 +41,8 @@ pub struct ReplaySummary {
     pub truncated_at: Option<u64>,
     pub rule_load_secs: f64,
     pub run_secs: f64,
+    /// The archive's counters at the end, when it was on.
+    pub archive: Option<crate::archive::ArchiveStats>,
 }
 
 pub fn now() -> Timestamp {
@@ -102,6 +105,24 @@ pub fn load_rules(
     })
 }
 
+/// Set by SIGTERM/SIGINT: the replay stops reading and closes its outputs, flushing
+/// everything the archive buffers.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+/// Make SIGTERM and SIGINT stop a running replay cleanly (the CLI calls this).
+pub fn stop_on_sigterm() {
+    let h = on_stop_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGTERM, h);
+        libc::signal(libc::SIGINT, h);
+    }
+}
+
 /// Replay `pcap` with `rule_files` into `log_dir`.
 pub fn run(
     pcap: &Path,
@@ -151,7 +172,7 @@ pub fn run(
 
     let mut source = capture::open(pcap).map_err(|e| ReplayError(e.to_string()))?;
     let mut outputs =
-        Outputs::open(log_dir, &cfg.outputs).map_err(|e| ReplayError(e.to_string()))?;
+        Outputs::open_with(log_dir, cfg, Role::Replay).map_err(|e| ReplayError(e.to_string()))?;
     let mut decoder = Decoder::with_config(DecoderConfig {
         tzsp: cfg.decoder.tzsp,
         tzsp_port: cfg.decoder.tzsp_port,
@@ -169,6 +190,10 @@ pub fn run(
     let mut write_err: Option<std::io::Error> = None;
 
     let result: Result<(), ReplayError> = loop {
+        if STOP.load(Ordering::Relaxed) {
+            warn!("SIGTERM/SIGINT: stopping after {pcap_cnt} packets; flushing the outputs");
+            break Ok(());
+        }
         let frame = match source.next_frame() {
             Ok(Some(f)) => f,
             Ok(None) => break Ok(()),
@@ -276,11 +301,14 @@ pub fn run(
             rules_skipped: 0,
         },
     );
-    if let Err(e) = outputs.eve_raw(&line) {
+    if let Err(e) = outputs.eve_event("stats", now(), &line) {
         write_err.get_or_insert(e);
     }
-    if let Err(e) = outputs.flush() {
-        write_err.get_or_insert(e);
+    match outputs.close() {
+        Ok(a) => summary.archive = a,
+        Err(e) => {
+            write_err.get_or_insert(e);
+        }
     }
     summary.run_secs = started.elapsed().as_secs_f64();
     result?;

@@ -12,6 +12,11 @@ use std::path::{Path, PathBuf};
 
 pub use alert::{AlertRecord, PacketRecord};
 
+use crate::archive::{Archive, ArchiveStats, Event as ArchivedEvent};
+use crate::capture::Timestamp;
+use crate::config::Config;
+use crate::logring::RingFile;
+
 /// Output settings (`[outputs]` in ravn.toml).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
@@ -64,7 +69,8 @@ pub struct EveAlertOptions {
 impl Default for OutputConfig {
     fn default() -> Self {
         OutputConfig {
-            log_dir: PathBuf::from("/var/log/ravn"),
+            // tmpfs on the appliance: the live logs rotate in a ring there (`[logs]`)
+            log_dir: PathBuf::from("/run/ravn"),
             fast: FileOutput {
                 enabled: true,
                 filename: "fast.log".into(),
@@ -75,14 +81,50 @@ impl Default for OutputConfig {
     }
 }
 
-/// The open log files.
+/// The open log files, and the archive when it is on: the one sink for alerts and events
+/// (`ravn replay` and the daemon's output thread).
 pub struct Outputs {
-    fast: Option<(PathBuf, BufWriter<File>)>,
-    eve: Option<(PathBuf, BufWriter<File>)>,
+    fast: Option<(PathBuf, LogFile)>,
+    eve: Option<(PathBuf, LogFile)>,
     line: String,
+    /// The fast.log line of the alert being written (kept for the archive).
+    fast_line: String,
+    archive: Option<Archive>,
+    /// Whether the archive takes alerts (cached: asked for every alert).
+    archive_alerts: bool,
 }
 
-fn open_log(dir: &Path, name: &str, append: bool) -> io::Result<(PathBuf, BufWriter<File>)> {
+/// Who opens the outputs: `auto` settings resolve per role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `ravn replay`: plain files, no archive unless configured `on`.
+    Replay,
+    /// The daemon: the log ring and the archive unless configured `off`.
+    Daemon,
+}
+
+/// A log file: plain (grows), or rotating in the tmpfs ring.
+enum LogFile {
+    Plain(BufWriter<File>),
+    Ring(RingFile),
+}
+
+impl LogFile {
+    fn write_line(&mut self, b: &[u8]) -> io::Result<()> {
+        match self {
+            LogFile::Plain(w) => w.write_all(b),
+            LogFile::Ring(r) => r.write_line(b),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            LogFile::Plain(w) => w.flush(),
+            LogFile::Ring(r) => r.flush(),
+        }
+    }
+}
+
+fn open_log(dir: &Path, name: &str, append: bool) -> io::Result<(PathBuf, LogFile)> {
     let path = dir.join(name);
     let mut oo = OpenOptions::new();
     oo.create(true);
@@ -94,7 +136,7 @@ fn open_log(dir: &Path, name: &str, append: bool) -> io::Result<(PathBuf, BufWri
     let f = oo
         .open(&path)
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-    Ok((path, BufWriter::with_capacity(64 * 1024, f)))
+    Ok((path, LogFile::Plain(BufWriter::with_capacity(64 * 1024, f))))
 }
 
 impl Outputs {
@@ -115,21 +157,101 @@ impl Outputs {
             fast,
             eve,
             line: String::with_capacity(2048),
+            fast_line: String::with_capacity(512),
+            archive: None,
+            archive_alerts: false,
         })
     }
 
-    pub fn alert(&mut self, a: &AlertRecord<'_>) -> io::Result<()> {
-        if let Some((_, w)) = &mut self.fast {
-            self.line.clear();
-            alert::fast_line(&mut self.line, a);
-            w.write_all(self.line.as_bytes())?;
+    /// Open the outputs with the log ring (`[logs]`) and the archive (`[archive]`) as
+    /// configured for `role`. The archive never makes this fail: a card that cannot be
+    /// written is reported and retried by the archive itself.
+    pub fn open_with(dir: &Path, cfg: &Config, role: Role) -> io::Result<Outputs> {
+        let daemon = role == Role::Daemon;
+        let ring = cfg.logs.ring.resolve(daemon);
+        let mut o = if ring {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
+            let open = |enabled: bool, filename: &str| -> io::Result<Option<(PathBuf, LogFile)>> {
+                if !enabled {
+                    return Ok(None);
+                }
+                if !cfg.outputs.append {
+                    match std::fs::remove_file(dir.join(filename)) {
+                        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                            return Err(io::Error::new(
+                                e.kind(),
+                                format!("{}: {e}", dir.join(filename).display()),
+                            ))
+                        }
+                        _ => {}
+                    }
+                }
+                let r = RingFile::open(dir, filename, cfg.logs.file_size, cfg.logs.count)?;
+                Ok(Some((r.path(), LogFile::Ring(r))))
+            };
+            Outputs {
+                fast: open(cfg.outputs.fast.enabled, &cfg.outputs.fast.filename)?,
+                eve: open(cfg.outputs.eve.enabled, &cfg.outputs.eve.filename)?,
+                line: String::with_capacity(2048),
+                fast_line: String::with_capacity(512),
+                archive: None,
+                archive_alerts: false,
+            }
+        } else {
+            Outputs::open(dir, &cfg.outputs)?
+        };
+        if cfg.archive.enabled.resolve(daemon) {
+            let a = Archive::start(&cfg.archive, Some(dir.join(crate::archive::STATUS_FILE)));
+            o.archive_alerts = a.wants("alert");
+            o.archive = Some(a);
         }
-        if let Some((_, w)) = &mut self.eve {
+        Ok(o)
+    }
+
+    /// The archive's counters, when it is on.
+    pub fn archive_stats(&self) -> Option<ArchiveStats> {
+        self.archive.as_ref().map(|a| a.stats())
+    }
+
+    /// Flush the log files and close the archive, flushing what it buffers (SIGTERM, end
+    /// of replay). Returns the archive's final counters.
+    pub fn close(&mut self) -> io::Result<Option<ArchiveStats>> {
+        let r = self.flush();
+        let st = self.archive.take().map(|a| a.close());
+        r.map(|()| st)
+    }
+
+    pub fn alert(&mut self, a: &AlertRecord<'_>) -> io::Result<()> {
+        let archive = self.archive_alerts;
+        let mut r = Ok(());
+        if self.fast.is_some() || archive {
+            self.fast_line.clear();
+            alert::fast_line(&mut self.fast_line, a);
+        }
+        if let Some((_, w)) = &mut self.fast {
+            r = w.write_line(self.fast_line.as_bytes());
+        }
+        if self.eve.is_some() || archive {
             self.line.clear();
             alert::eve_line(&mut self.line, a, a.flow.map(|f| f.id));
-            w.write_all(self.line.as_bytes())?;
         }
-        Ok(())
+        if let Some((_, w)) = &mut self.eve {
+            r = r.and(w.write_line(self.line.as_bytes()));
+        }
+        if let (true, Some(ar)) = (archive, &self.archive) {
+            ar.offer(&ArchivedEvent {
+                ts_secs: a.ts.secs,
+                ts_usecs: a.ts.micros(),
+                event_type: "alert",
+                gid: a.sig.gid,
+                sid: a.sig.sid,
+                severity: a.sig.priority,
+                eve: &self.line,
+                fast: &self.fast_line,
+            });
+        }
+        r
     }
 
     /// A packet tagged by the `tag` keyword: an EVE `packet` event (only EVE logs these;
@@ -138,7 +260,7 @@ impl Outputs {
         if let Some((_, w)) = &mut self.eve {
             self.line.clear();
             alert::eve_packet_line(&mut self.line, r);
-            w.write_all(self.line.as_bytes())?;
+            w.write_line(self.line.as_bytes())?;
         }
         Ok(())
     }
@@ -146,19 +268,41 @@ impl Outputs {
     /// Write an already formatted EVE line (e.g. a stats event).
     pub fn eve_raw(&mut self, line: &str) -> io::Result<()> {
         if let Some((_, w)) = &mut self.eve {
-            w.write_all(line.as_bytes())?;
+            w.write_line(line.as_bytes())?;
         }
         Ok(())
     }
 
+    /// Write an already formatted EVE event of type `event_type` (e.g. `stats`) that
+    /// happened at `ts`; the archive keeps it when configured to.
+    pub fn eve_event(&mut self, event_type: &str, ts: Timestamp, line: &str) -> io::Result<()> {
+        let r = self.eve_raw(line);
+        if let Some(ar) = &self.archive {
+            if ar.wants(event_type) {
+                ar.offer(&ArchivedEvent {
+                    ts_secs: ts.secs,
+                    ts_usecs: ts.micros(),
+                    event_type,
+                    gid: 0,
+                    sid: 0,
+                    severity: 0,
+                    eve: line,
+                    fast: "",
+                });
+            }
+        }
+        r
+    }
+
     pub fn flush(&mut self) -> io::Result<()> {
+        let mut r = Ok(());
         if let Some((_, w)) = &mut self.fast {
-            w.flush()?;
+            r = w.flush();
         }
         if let Some((_, w)) = &mut self.eve {
-            w.flush()?;
+            r = r.and(w.flush());
         }
-        Ok(())
+        r
     }
 }
 
