@@ -7,9 +7,12 @@
 pub mod applayer;
 pub mod capture;
 pub mod config;
+pub mod daemon;
 pub mod decode;
 pub mod detect;
 pub mod flow;
 pub mod output;
+pub mod pipeline;
 pub mod replay;
 pub mod rules;
+pub mod tzsp2pcap;

@@ -105,6 +105,19 @@ impl Outputs {
         Ok(())
     }
 
+    /// Write an alert already formatted by `alert::fast_line` / `alert::eve_line` (the live
+    /// pipeline formats in the matcher thread and writes here, in the output thread). An
+    /// empty line is skipped.
+    pub fn write_lines(&mut self, fast: &str, eve: &str) -> io::Result<()> {
+        if let (Some((_, w)), false) = (&mut self.fast, fast.is_empty()) {
+            w.write_all(fast.as_bytes())?;
+        }
+        if let (Some((_, w)), false) = (&mut self.eve, eve.is_empty()) {
+            w.write_all(eve.as_bytes())?;
+        }
+        Ok(())
+    }
+
     /// Write an already formatted EVE line (e.g. a stats event).
     pub fn eve_raw(&mut self, line: &str) -> io::Result<()> {
         if let Some((_, w)) = &mut self.eve {
