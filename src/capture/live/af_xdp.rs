@@ -155,17 +155,35 @@ impl AfXdpSource {
             rx_ring_size: ring,
             tx_ring_size: 0,
         };
-        let (socket, rx) =
-            Socket::new_rx(umem.clone(), iface, cfg.queue as usize, ring, opts).map_err(|e| {
-                let msg = e.to_string();
-                if msg.contains("Operation not permitted") || msg.contains("permission") {
-                    LiveError(format!(
-                        "af-xdp on interface `{iface}`: permission denied: ravn needs CAP_NET_RAW and CAP_BPF (or CAP_SYS_ADMIN) ({msg})"
-                    ))
-                } else {
-                    LiveError(format!("af-xdp on interface `{iface}` queue {}: {msg}", cfg.queue))
+        // A socket of a process that just died is unbound from the queue asynchronously:
+        // EBUSY for a moment, so retry for up to two seconds.
+        let mut tries = 0;
+        let (socket, rx) = loop {
+            match Socket::new_rx(umem.clone(), iface, cfg.queue as usize, ring, opts) {
+                Ok(x) => break x,
+                Err(e) => {
+                    let msg = e.to_string();
+                    let busy = msg.contains("-16") || msg.contains("busy");
+                    if busy && tries < 20 {
+                        tries += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                        continue;
+                    }
+                    return Err(
+                        if msg.contains("Operation not permitted") || msg.contains("-1)") {
+                            LiveError(format!(
+                                "af-xdp on interface `{iface}`: permission denied: ravn needs CAP_NET_RAW and CAP_BPF (or CAP_SYS_ADMIN) ({msg})"
+                            ))
+                        } else {
+                            LiveError(format!(
+                                "af-xdp on interface `{iface}` queue {}: {msg}",
+                                cfg.queue
+                            ))
+                        },
+                    );
                 }
-            })?;
+            }
+        };
         let fd = xdp_fds()
             .into_iter()
             .find(|fd| !before.contains(fd))
@@ -216,8 +234,15 @@ impl AfXdpSource {
             let _ = std::fs::create_dir_all(parent);
         }
         let _ = std::fs::write(&state_file, format!("{prog}\n"));
-        let total = bufs.len();
-        let filled = fq.fill(&mut bufs, total).unwrap_or(0);
+        // libbpf's reserve is all-or-nothing: fill in batches until the ring is full.
+        let mut filled = 0;
+        while !bufs.is_empty() {
+            let k = bufs.len().min(BATCH);
+            match fq.fill(&mut bufs, k) {
+                Ok(n) if n > 0 => filled += n,
+                _ => break,
+            }
+        }
         log::info!(
             "af-xdp on `{iface}` queue {}: {} mode, {}, {filled} frames in the fill ring",
             cfg.queue,
@@ -262,12 +287,13 @@ impl AfXdpSource {
 
 impl LiveSource for AfXdpSource {
     fn poll(&mut self, ring: &mut Producer<FrameSlot>, c: &C) -> Result<Poll, LiveError> {
-        if !self.free.is_empty() {
-            let n = self.free.len();
-            let _ = self.fq.fill(&mut self.free, n);
-            if self.fq.needs_wakeup() {
-                self.rx.wake();
+        while self.free.len() >= BATCH {
+            if !matches!(self.fq.fill(&mut self.free, BATCH), Ok(n) if n > 0) {
+                break;
             }
+        }
+        if self.fq.needs_wakeup() {
+            self.rx.wake();
         }
         let got = self.rx.try_recv(&mut self.pending, BATCH, ()).unwrap_or(0);
         if got == 0 {
