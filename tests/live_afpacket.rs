@@ -92,6 +92,7 @@ fn af_xdp_program_is_detached_on_exit_and_after_a_crash() {
     let sets = vec![
         "capture.source=af-xdp".to_string(),
         format!("capture.af-xdp.interface={}", net.if_a),
+        format!("daemon.run-dir={}", work.join("run").display()),
     ];
     let has_xdp = || {
         net.exec_ok(&net.a, &["ip", "-d", "link", "show", &net.if_a])
@@ -104,10 +105,8 @@ fn af_xdp_program_is_detached_on_exit_and_after_a_crash() {
     let _ = d.child.wait();
     assert!(has_xdp(), "SIGKILL leaves the program");
     // ... and the next start, with the same run directory, detaches it and works.
-    let run1 = work.join("d1/run");
-    let mut sets2 = sets.clone();
-    sets2.push(format!("daemon.run-dir={}", run1.display()));
-    let mut d = Daemon::start(&net.a, &work.join("d2"), &heartbeat_rules(), &sets2, &[]);
+    let _ = std::fs::remove_file(work.join("run/stats.sock"));
+    let mut d = Daemon::start(&net.a, &work.join("d2"), &heartbeat_rules(), &sets, &[]);
     tcpreplay(&net, &[]);
     assert_eq!(d.wait_counter("decoder.pkts", 8, 20), 8);
     let (code, err) = d.stop();

@@ -171,7 +171,12 @@ impl Daemon {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).unwrap();
         let log_dir = dir.join("log");
-        let run_dir = dir.join("run");
+        // A `daemon.run-dir` in `sets` wins (to share state between two runs).
+        let run_dir = sets
+            .iter()
+            .find_map(|s| s.strip_prefix("daemon.run-dir="))
+            .map(PathBuf::from)
+            .unwrap_or_else(|| dir.join("run"));
         let stderr = dir.join("stderr.txt");
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", ns])

@@ -142,13 +142,7 @@ impl AfXdpSource {
             )));
         }
         let frames = cfg.frames as usize;
-        let (area, mut bufs) =
-            MmapArea::<'static, Meta>::new(frames, UMEM_FRAME, MmapAreaOptions { huge_tlb: false })
-                .map_err(|e| LiveError(format!("af-xdp on `{iface}`: UMEM mmap: {e:?}")))?;
         let ring = (frames / 2).next_power_of_two() as u32;
-        let (umem, _cq, mut fq) = Umem::new(area.clone(), ring, ring)
-            .map_err(|e| LiveError(format!("af-xdp on `{iface}`: UMEM: {e}")))?;
-        let before = xdp_fds();
         let opts = SocketOptions {
             copy_mode: cfg.copy,
             zero_copy_mode: false,
@@ -156,16 +150,26 @@ impl AfXdpSource {
             tx_ring_size: 0,
         };
         // A socket of a process that just died is unbound from the queue asynchronously:
-        // EBUSY for a moment, so retry for up to two seconds.
+        // EBUSY for a moment, so retry (with a fresh UMEM) for up to two seconds.
         let mut tries = 0;
-        let (socket, rx) = loop {
+        let before = xdp_fds();
+        let (area, mut bufs, umem, mut fq, socket, rx) = loop {
+            let (area, bufs) = MmapArea::<'static, Meta>::new(
+                frames,
+                UMEM_FRAME,
+                MmapAreaOptions { huge_tlb: false },
+            )
+            .map_err(|e| LiveError(format!("af-xdp on `{iface}`: UMEM mmap: {e:?}")))?;
+            let (umem, _cq, fq) = Umem::new(area.clone(), ring, ring)
+                .map_err(|e| LiveError(format!("af-xdp on `{iface}`: UMEM: {e}")))?;
             match Socket::new_rx(umem.clone(), iface, cfg.queue as usize, ring, opts) {
-                Ok(x) => break x,
+                Ok((socket, rx)) => break (area, bufs, umem, fq, socket, rx),
                 Err(e) => {
                     let msg = e.to_string();
                     let busy = msg.contains("-16") || msg.contains("busy");
                     if busy && tries < 20 {
                         tries += 1;
+                        drop((fq, umem, bufs, area));
                         std::thread::sleep(std::time::Duration::from_millis(100));
                         continue;
                     }
