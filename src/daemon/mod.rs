@@ -171,7 +171,7 @@ pub fn run(cfg: &Config, rule_files: &[PathBuf], log_dir: &Path) -> Result<(), D
         "capturing from {describe}; stats on {}",
         stats_server.path().display()
     );
-    notifier.notify("READY=1");
+    notifier.notify_state("READY=1");
     notifier.notify(&format!("STATUS=capturing from {describe}"));
 
     loop {
@@ -180,9 +180,9 @@ pub fn run(cfg: &Config, rule_files: &[PathBuf], log_dir: &Path) -> Result<(), D
         }
         match wait_signal(Duration::from_millis(200)) {
             Some(libc::SIGHUP) => {
-                notifier.notify("RELOADING=1");
+                notifier.notify_state("RELOADING=1");
                 reload(cfg, rule_files, &shared);
-                notifier.notify("READY=1");
+                notifier.notify_state("READY=1");
             }
             Some(s) => {
                 info!("signal {s}: draining and stopping");
@@ -191,7 +191,7 @@ pub fn run(cfg: &Config, rule_files: &[PathBuf], log_dir: &Path) -> Result<(), D
             None => {}
         }
     }
-    notifier.notify("STOPPING=1");
+    notifier.notify_state("STOPPING=1");
     shared.stop.store(true, Ordering::Relaxed);
     let _ = capture.join();
     let _ = matcher.join();

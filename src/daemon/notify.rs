@@ -51,6 +51,21 @@ impl Notifier {
         }
     }
 
+    /// Sends a state change (`READY=1`, `RELOADING=1`, `STOPPING=1`): retried for up to a
+    /// second while the manager's queue is full, so it is not lost behind watchdog pings.
+    pub fn notify_state(&self, msg: &str) {
+        if let Some((s, a)) = &self.sock {
+            for _ in 0..100 {
+                match s.send_to_addr(msg.as_bytes(), a) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(std::time::Duration::from_millis(10))
+                    }
+                    _ => return,
+                }
+            }
+        }
+    }
+
     /// A second handle to the same socket (the matcher's watchdog pings).
     pub fn try_clone(&self) -> Notifier {
         Notifier {
