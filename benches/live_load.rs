@@ -208,7 +208,6 @@ fn main() {
                 format!("capture.af-packet.interface={}", net.if_a),
                 "capture.tzsp.rcvbuf=33554432".into(),
                 "daemon.stats-interval=0".into(),
-                "outputs.eve.enabled=false".into(),
             ];
             sets.extend(ravn_sets(&shared).into_iter().filter(|s| s != "--set"));
             let dir = bench.join(format!("live-{path}-{rname}"));
