@@ -45,6 +45,11 @@ pub struct Config {
     pub logs: crate::logring::LogsConfig,
     /// The persistent archive on the SD card (`[archive]`).
     pub archive: crate::archive::ArchiveConfig,
+    /// Live capture for `ravn run` (issue 4).
+    pub capture: CaptureConfig,
+    pub pipeline: PipelineConfig,
+    pub threading: ThreadingConfig,
+    pub daemon: DaemonConfig,
 }
 
 impl Default for Config {
@@ -65,6 +70,10 @@ impl Default for Config {
             simulate_ips: false,
             logs: Default::default(),
             archive: Default::default(),
+            capture: Default::default(),
+            pipeline: Default::default(),
+            threading: Default::default(),
+            daemon: Default::default(),
         }
     }
 }
@@ -302,6 +311,7 @@ impl Config {
         self.archive
             .validate()
             .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+        self.validate_live(origin)?;
         let vars = self.rule_vars();
         for name in self.vars.address_groups.keys() {
             crate::rules::parse_address(&format!("${name}"), &vars).map_err(|e| {
@@ -361,6 +371,258 @@ impl Config {
     /// The full configuration as TOML (for `ravn config show`).
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// Where `ravn run` takes its traffic from (`capture.source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaptureSource {
+    /// MikroTik TZSP datagrams on a UDP socket.
+    Tzsp,
+    /// A TPACKET_V3 ring on an interface.
+    AfPacket,
+    /// An AF_XDP socket on an interface (cargo feature `af-xdp`).
+    AfXdp,
+    /// A capture file, read once (for testing the daemon path).
+    Pcap,
+}
+
+/// `[capture]`: the live capture source and its settings.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct CaptureConfig {
+    pub source: CaptureSource,
+    pub tzsp: TzspCaptureConfig,
+    pub af_packet: AfPacketConfig,
+    pub af_xdp: AfXdpConfig,
+    pub pcap: PcapCaptureConfig,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig {
+            source: CaptureSource::Tzsp,
+            tzsp: TzspCaptureConfig::default(),
+            af_packet: AfPacketConfig::default(),
+            af_xdp: AfXdpConfig::default(),
+            pcap: PcapCaptureConfig::default(),
+        }
+    }
+}
+
+/// `[capture.tzsp]`: the TZSP listener.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct TzspCaptureConfig {
+    /// UDP address to listen on.
+    pub listen: String,
+    /// SO_RCVBUF in bytes (the kernel doubles it; raised past rmem_max with SO_RCVBUFFORCE
+    /// when ravn has CAP_NET_ADMIN).
+    pub rcvbuf: usize,
+    /// Senders allowed to stream (IP addresses); empty: any. TZSP is unauthenticated, so
+    /// datagrams from other senders are dropped and counted.
+    pub allow: Vec<String>,
+    /// Datagrams received per recvmmsg call.
+    pub batch: usize,
+}
+
+impl Default for TzspCaptureConfig {
+    fn default() -> Self {
+        TzspCaptureConfig {
+            listen: "0.0.0.0:37008".into(),
+            rcvbuf: 8 * 1024 * 1024,
+            allow: Vec::new(),
+            batch: 64,
+        }
+    }
+}
+
+/// `[capture.af-packet]`: a TPACKET_V3 ring.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct AfPacketConfig {
+    pub interface: String,
+    /// Bytes per ring block: a multiple of the page size and a power of two.
+    pub block_size: usize,
+    pub block_count: usize,
+    /// Milliseconds after which the kernel hands over a block that is not full.
+    pub block_timeout_ms: u32,
+    pub promiscuous: bool,
+}
+
+impl Default for AfPacketConfig {
+    fn default() -> Self {
+        AfPacketConfig {
+            interface: "dummy0".into(),
+            block_size: 1 << 20,
+            block_count: 32,
+            block_timeout_ms: 10,
+            promiscuous: true,
+        }
+    }
+}
+
+/// How the XDP program is attached (`capture.af-xdp.xdp-mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum XdpMode {
+    /// The driver's native XDP when it has it, else generic.
+    Auto,
+    /// Native (driver) mode.
+    Native,
+    /// Generic (SKB) mode: works on every driver.
+    Skb,
+}
+
+/// `[capture.af-xdp]`: an AF_XDP socket.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct AfXdpConfig {
+    pub interface: String,
+    pub queue: u32,
+    pub xdp_mode: XdpMode,
+    /// Bind in copy mode (XDP_COPY) instead of letting the kernel try zero-copy.
+    pub copy: bool,
+    /// UMEM frames (a power of two); the fill and RX rings get half each.
+    pub frames: u32,
+}
+
+impl Default for AfXdpConfig {
+    fn default() -> Self {
+        AfXdpConfig {
+            interface: "dummy0".into(),
+            queue: 0,
+            xdp_mode: XdpMode::Skb,
+            copy: true,
+            frames: 4096,
+        }
+    }
+}
+
+/// `[capture.pcap]`: a capture file read once by `ravn run` (for tests).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct PcapCaptureConfig {
+    pub file: PathBuf,
+}
+
+/// `[pipeline]`: the rings between the capture, matcher and output threads.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct PipelineConfig {
+    /// Frame slots in the capture → matcher ring (a power of two): the frame pool.
+    pub ring_frames: usize,
+    /// Bytes per frame slot; longer frames are dropped and counted (`capture.oversize`).
+    pub frame_size: usize,
+    /// Alert slots in the matcher → output ring (a power of two).
+    pub alert_ring: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            ring_frames: 8192,
+            frame_size: 2048,
+            alert_ring: 1024,
+        }
+    }
+}
+
+/// `[threading]`: where the matcher runs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct ThreadingConfig {
+    /// CPU the matcher thread is pinned to (absent: not pinned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matcher_core: Option<usize>,
+    /// CPU the capture thread is pinned to (absent: not pinned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture_core: Option<usize>,
+    /// Run the matcher with SCHED_FIFO at this priority (1-99; 0: normal scheduling).
+    pub sched_fifo: u8,
+    /// Lock all memory (mlockall) so the pool and the rings are never paged out.
+    pub mlockall: bool,
+}
+
+/// `[daemon]`: the running service.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct DaemonConfig {
+    /// Directory for the stats socket and run state (`ravn stats` talks to it).
+    pub run_dir: PathBuf,
+    /// Seconds between EVE stats events (0: only at exit).
+    pub stats_interval: u64,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            run_dir: PathBuf::from("/run/ravn"),
+            stats_interval: 8,
+        }
+    }
+}
+
+impl Config {
+    fn validate_live(&self, origin: &str) -> Result<(), ConfigError> {
+        let err =
+            |key: &str, why: String| Err(ConfigError(format!("{origin}: key `{key}`: {why}")));
+        let t = &self.capture.tzsp;
+        if t.listen.parse::<std::net::SocketAddr>().is_err() {
+            return err(
+                "capture.tzsp.listen",
+                format!("`{}` is not an address:port", t.listen),
+            );
+        }
+        for (i, a) in t.allow.iter().enumerate() {
+            if a.parse::<std::net::IpAddr>().is_err() {
+                return err(
+                    &format!("capture.tzsp.allow[{i}]"),
+                    format!("`{a}` is not an IP address"),
+                );
+            }
+        }
+        if t.batch == 0 || t.batch > 1024 {
+            return err("capture.tzsp.batch", "must be 1..=1024".into());
+        }
+        let ap = &self.capture.af_packet;
+        if ap.block_size < 4096 || !ap.block_size.is_power_of_two() {
+            return err(
+                "capture.af-packet.block-size",
+                "must be a power of two of at least 4096".into(),
+            );
+        }
+        if ap.block_count == 0 {
+            return err("capture.af-packet.block-count", "must be at least 1".into());
+        }
+        let x = &self.capture.af_xdp;
+        if x.frames < 64 || !x.frames.is_power_of_two() {
+            return err(
+                "capture.af-xdp.frames",
+                "must be a power of two of at least 64".into(),
+            );
+        }
+        let p = &self.pipeline;
+        if p.ring_frames < 2 || !p.ring_frames.is_power_of_two() {
+            return err(
+                "pipeline.ring-frames",
+                "must be a power of two of at least 2".into(),
+            );
+        }
+        if !(256..=65_536).contains(&p.frame_size) {
+            return err("pipeline.frame-size", "must be 256..=65536".into());
+        }
+        if p.alert_ring < 2 || !p.alert_ring.is_power_of_two() {
+            return err(
+                "pipeline.alert-ring",
+                "must be a power of two of at least 2".into(),
+            );
+        }
+        if self.threading.sched_fifo > 99 {
+            return err("threading.sched-fifo", "must be 0..=99".into());
+        }
+        Ok(())
     }
 }
 
@@ -445,5 +707,39 @@ mod tests {
         .unwrap();
         assert!(c.logs.ring.resolve(false));
         assert!(!c.archive.enabled.resolve(true));
+    }
+
+    #[test]
+    fn live_keys_default_and_errors_name_the_key() {
+        let c = Config::from_str_with_sets("", "t", &[]).unwrap();
+        assert_eq!(c.capture.source, CaptureSource::Tzsp);
+        assert_eq!(c.capture.tzsp.listen, "0.0.0.0:37008");
+        assert_eq!(c.daemon.run_dir, PathBuf::from("/run/ravn"));
+        let c = Config::from_str_with_sets(
+            "[capture]\nsource = \"af-packet\"\n[capture.af-packet]\ninterface = \"veth0\"\n",
+            "t",
+            &["threading.matcher-core=1".into()],
+        )
+        .unwrap();
+        assert_eq!(c.capture.source, CaptureSource::AfPacket);
+        assert_eq!(c.capture.af_packet.interface, "veth0");
+        assert_eq!(c.threading.matcher_core, Some(1));
+        let e = Config::from_str_with_sets("", "x.toml", &["capture.source=carrier-pigeon".into()])
+            .unwrap_err();
+        assert!(e.0.contains("capture.source"), "{e}");
+        let e = Config::from_str_with_sets(
+            "[capture.tzsp]\nallow = [\"10.0.0.1\", \"nope\"]\n",
+            "x.toml",
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.0.contains("capture.tzsp.allow[1]"), "{e}");
+        let e = Config::from_str_with_sets("", "x.toml", &["pipeline.ring-frames=1000".into()])
+            .unwrap_err();
+        assert!(e.0.contains("pipeline.ring-frames"), "{e}");
+        let e =
+            Config::from_str_with_sets("", "x.toml", &["capture.af-packet.block-size=5000".into()])
+                .unwrap_err();
+        assert!(e.0.contains("capture.af-packet.block-size"), "{e}");
     }
 }

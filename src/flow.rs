@@ -291,6 +291,18 @@ impl FlowTable {
             .expect("FlowRef points at a live slot")
     }
 
+    /// Forgets what detection recorded in every flow (IP-only inspection done, flowbits,
+    /// pass): after a rule reload those refer to the old rules. Flows and their TCP state
+    /// stay. Bounded work: one pass over the preallocated slots.
+    pub fn reset_detection_state(&mut self) {
+        for f in self.slots.iter_mut().flatten() {
+            f.iponly_toserver = false;
+            f.iponly_toclient = false;
+            f.pass = false;
+            f.bits = FlowBits::default();
+        }
+    }
+
     pub fn active(&self) -> usize {
         self.index.len()
     }

@@ -73,6 +73,41 @@ enum Cmd {
         #[command(flatten)]
         cfg: ConfigArgs,
     },
+    /// Run the sensor: live capture (capture.source) into the rules, until SIGTERM/SIGINT.
+    /// SIGHUP reloads the rules; systemd Type=notify with watchdog is supported.
+    Run {
+        /// Rule file to use instead of the configured ones (repeatable)
+        #[arg(short = 'S', value_name = "FILE")]
+        exclusive_rules: Vec<PathBuf>,
+        /// Log directory (default: outputs.log-dir)
+        #[arg(short = 'l', value_name = "DIR")]
+        log_dir: Option<PathBuf>,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// Print the running daemon's live counters (over <daemon.run-dir>/stats.sock).
+    Stats {
+        /// Print the EVE stats event (JSON) instead of `name value` lines
+        #[arg(long)]
+        json: bool,
+        /// Run directory of the daemon (default: daemon.run-dir)
+        #[arg(long, value_name = "DIR")]
+        run_dir: Option<PathBuf>,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// Write a TZSP stream received on a UDP port as pcap, like tzsp2pcap.
+    Tzsp2pcap {
+        /// UDP port to listen on (all addresses)
+        #[arg(short = 'p', default_value_t = 37008)]
+        port: u16,
+        /// Output file, `-` for standard output
+        #[arg(short = 'o', default_value = "-")]
+        out: String,
+        /// Stop after this many packets
+        #[arg(short = 'c', value_name = "COUNT")]
+        count: Option<u64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -203,6 +238,45 @@ fn run(cli: Cli) -> Result<(), String> {
         Cmd::Config { cfg } => {
             let config = load_config(&cfg)?;
             print!("{}", config.to_toml());
+            Ok(())
+        }
+        Cmd::Run {
+            exclusive_rules,
+            log_dir,
+            cfg,
+        } => {
+            let config = load_config(&cfg)?;
+            let files = if exclusive_rules.is_empty() {
+                config.rule_paths()
+            } else {
+                exclusive_rules
+            };
+            let dir = log_dir.unwrap_or_else(|| config.outputs.log_dir.clone());
+            ravn::daemon::run(&config, &files, &dir).map_err(|e| e.to_string())
+        }
+        Cmd::Stats { json, run_dir, cfg } => {
+            let dir = match run_dir {
+                Some(d) => d,
+                None => load_config(&cfg)?.daemon.run_dir,
+            };
+            let out = ravn::daemon::stats_socket::query(&dir, if json { "json" } else { "text" })?;
+            print!("{out}");
+            Ok(())
+        }
+        Cmd::Tzsp2pcap { port, out, count } => {
+            let s = if out == "-" {
+                let stdout = std::io::stdout();
+                let mut lock = stdout.lock();
+                ravn::tzsp2pcap::run(port, &mut lock, count)
+            } else {
+                let mut f = std::fs::File::create(&out).map_err(|e| format!("{out}: {e}"))?;
+                ravn::tzsp2pcap::run(port, &mut f, count)
+            }
+            .map_err(|e| e.to_string())?;
+            info!(
+                "{} packets written; rejected: {} garbage, {} truncated, {} unknown encapsulation, {} unsupported type, {} oversize",
+                s.written, s.garbage, s.truncated, s.unknown_encapsulation, s.unsupported_type, s.oversize
+            );
             Ok(())
         }
     }

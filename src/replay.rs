@@ -9,11 +9,9 @@ use log::{info, warn};
 
 use crate::capture::{self, Timestamp};
 use crate::config::Config;
-use crate::decode::{Decoder, DecoderConfig, L4};
-use crate::detect::{Engine, EngineOptions, FlowCtx, PacketAlerts};
-use crate::flow::FlowTable;
-use crate::output::stats::{Counters, EngineInfo};
-use crate::output::{AlertRecord, Outputs, PacketRecord, Role};
+use crate::output::stats::Counters;
+use crate::output::{Outputs, Role};
+use crate::pipeline::process::{build_engine, Emit, Processor};
 use crate::rules::{self, Classifications};
 
 /// The classification.config ravn ships (used when the configured file is absent).
@@ -131,61 +129,23 @@ pub fn run(
     cfg: &Config,
 ) -> Result<ReplaySummary, ReplayError> {
     let started = Instant::now();
-    let classes = load_classifications(cfg)?;
-    let loaded = load_rules(rule_files, cfg, &classes)?;
-    let reload_ts = now();
+    let built = build_engine(cfg, rule_files)?;
+    let mut engine = built.engine;
     let mut summary = ReplaySummary {
-        rules_loaded: loaded.rules.len(),
-        rules_skipped: loaded.skipped,
-        rule_load_secs: loaded.secs,
+        rules_loaded: built.info.rules_loaded as usize,
+        rules_skipped: built.info.rules_failed as usize,
+        rule_load_secs: built.load_secs,
         ..Default::default()
     };
     info!(
         "{} rules loaded, {} skipped, in {:.3} s",
         summary.rules_loaded, summary.rules_skipped, summary.rule_load_secs
     );
-    let opts = EngineOptions {
-        action_order: cfg.action_order().map_err(ReplayError)?,
-        packet_alert_max: cfg.packet_alert_max,
-        ips: cfg.simulate_ips,
-    };
-    let mut engine = Engine::with_options(loaded.rules, &classes, opts);
-    if !cfg.threshold_file.as_os_str().is_empty() {
-        let tf = &cfg.threshold_file;
-        let tc = crate::rules::threshold_config::ThresholdConfig::load(tf, &cfg.rule_vars())
-            .map_err(|e| ReplayError(format!("threshold-file: {e}")))?;
-        for (line, why) in &tc.errors {
-            warn!("{}:{line}: threshold entry skipped: {why}", tf.display());
-        }
-        for line in engine.apply_threshold_config(&tc) {
-            warn!(
-                "{}:{line}: rate_filter is not supported yet; entry ignored",
-                tf.display()
-            );
-        }
-    }
-    for (origin, why) in &engine.failed {
-        warn!("{origin}: rule skipped: {why}");
-    }
-    summary.rules_loaded -= engine.failed.len();
-    summary.rules_skipped += engine.failed.len();
 
     let mut source = capture::open(pcap).map_err(|e| ReplayError(e.to_string()))?;
     let mut outputs =
         Outputs::open_with(log_dir, cfg, Role::Replay).map_err(|e| ReplayError(e.to_string()))?;
-    let mut decoder = Decoder::with_config(DecoderConfig {
-        tzsp: cfg.decoder.tzsp,
-        tzsp_port: cfg.decoder.tzsp_port,
-        ..DecoderConfig::default()
-    });
-    let mut flows =
-        FlowTable::with_options(cfg.flow.max_flows, cfg.flow.timeouts, cfg.stream.midstream);
-    flows.set_midstream_policy(
-        cfg.midstream_policy().map_err(ReplayError)?,
-        cfg.simulate_ips,
-    );
-    let mut alerts = PacketAlerts::new();
-    let eve_alert = cfg.outputs.eve.alert;
+    let mut proc = Processor::new(cfg);
     let mut pcap_cnt: u64 = 0;
     let mut write_err: Option<std::io::Error> = None;
 
@@ -200,106 +160,29 @@ pub fn run(
             Err(e) => break Err(ReplayError(e.to_string())),
         };
         pcap_cnt += 1;
-        let frame_link = frame.link;
-        let p = decoder.decode(&frame);
-        let fref = flows.update(&p);
-        let fctx = fref.map(|r| FlowCtx {
-            dir: r.dir,
-            established: r.established,
-            no_inspect: r.no_inspect,
-            flow: flows.get_mut(r),
-        });
-        engine.inspect(&p, fctx, &mut alerts);
-        if alerts.is_empty() && !alerts.tagged {
-            continue;
-        }
-        let Some(ip) = p.ip else { continue };
-        let flow = fref.map(|r| flows.get(r));
-        let icmp = match p.l4 {
-            L4::Icmp(i) => Some((i.icmp_type, i.code)),
-            _ => None,
-        };
-        let ports = match p.l4 {
-            L4::Tcp(t) => Some((t.src_port, t.dst_port)),
-            L4::Udp(u) => Some((u.src_port, u.dst_port)),
-            _ => None,
-        };
-        for hit in alerts.iter() {
-            let rec = AlertRecord {
-                ts: p.ts,
-                pcap_cnt: Some(pcap_cnt),
-                sig: &engine.sig(hit).info,
-                src: ip.src,
-                dst: ip.dst,
-                ports,
-                icmp,
-                proto: ip.proto,
-                vlan: &p.vlan[..p.vlan_count as usize],
-                flow,
-                direction: fref.map(|r| r.dir),
-                app_proto: flow.and_then(|f| f.app_proto),
-                pkt_src: "wire/pcap",
-                ips: cfg.simulate_ips,
-                verdict: eve_alert.verdict.then_some((alerts.verdict, alerts.drop)),
+        summary.alerts += proc.process(&mut engine, &frame, Some(pcap_cnt), "wire/pcap", |e| {
+            let r = match e {
+                Emit::Alert(rec) => outputs.alert(rec),
+                Emit::TaggedPacket(rec) => outputs.tagged_packet(rec),
             };
-            if let Err(e) = outputs.alert(&rec) {
+            if let Err(e) = r {
                 write_err.get_or_insert(e);
             }
-            summary.alerts += 1;
-        }
-        if alerts.tagged && eve_alert.tagged_packets {
-            let rec = PacketRecord {
-                ts: p.ts,
-                pcap_cnt: Some(pcap_cnt),
-                flow_id: flow.map(|f| f.id),
-                src: ip.src,
-                dst: ip.dst,
-                ports,
-                icmp,
-                proto: ip.proto,
-                vlan: &p.vlan[..p.vlan_count as usize],
-                pkt_src: "wire/pcap",
-                frame: p.frame,
-                // a TZSP stream's inner frames are Ethernet
-                linktype: if p.tzsp { 1 } else { frame_link.dlt() },
-            };
-            if let Err(e) = outputs.tagged_packet(&rec) {
-                write_err.get_or_insert(e);
-            }
-        }
+        }) as u64;
     };
     summary.packets = pcap_cnt;
     summary.truncated_at = source.truncated();
 
     // One stats event at exit, as Suricata writes it.
     let mut counters = Counters::default();
-    decoder
-        .stats
-        .for_each_suricata(|name, v| counters.push(name.to_string(), v));
-    counters.push("flow.total", flows.stats.total);
-    counters.push("flow.active", flows.active() as u64);
-    counters.push("flow.tcp", flows.stats.tcp);
-    counters.push("flow.udp", flows.stats.udp);
-    counters.push("flow.icmpv4", flows.stats.icmpv4);
-    counters.push("flow.icmpv6", flows.stats.icmpv6);
-    counters.push("detect.alert", engine.stats.alerts);
-    counters.push(
-        "detect.alert_queue_overflow",
-        engine.stats.alert_queue_overflow,
-    );
-    counters.push("detect.alerts_suppressed", engine.suppressed());
+    proc.stats(&engine).push_counters(&mut counters);
     let mut line = String::new();
     crate::output::stats::eve_line(
         &mut line,
         now(),
         started.elapsed().as_secs(),
         &counters,
-        &EngineInfo {
-            last_reload: reload_ts,
-            rules_loaded: summary.rules_loaded as u64,
-            rules_failed: summary.rules_skipped as u64,
-            rules_skipped: 0,
-        },
+        &built.info,
     );
     if let Err(e) = outputs.eve_event("stats", now(), &line) {
         write_err.get_or_insert(e);

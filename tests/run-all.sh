@@ -19,6 +19,12 @@ if ! command -v suricata >/dev/null || ! command -v tshark >/dev/null \
     as_root apt-get install -y -q -t bookworm-backports suricata
     as_root apt-get install -y -q tshark tcpreplay python3-scapy python3-jsonschema jq
 fi
+# AF_XDP (cargo feature af-xdp, on by default): libbpf-sys builds its vendored libbpf, which
+# needs make, libelf and zlib headers; the live tests need iproute2 (ip netns) and setpriv.
+if ! dpkg -s libelf-dev zlib1g-dev pkg-config make iproute2 util-linux >/dev/null 2>&1; then
+    as_root apt-get update -q
+    as_root apt-get install -y -q libelf-dev zlib1g-dev pkg-config make iproute2 util-linux
+fi
 # the python3 first on PATH must have scapy and jsonschema (pyenv shims may hide Debian's)
 if ! python3 -c 'import scapy, jsonschema' 2>/dev/null; then
     python3 -m pip install -q scapy jsonschema

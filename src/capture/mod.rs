@@ -9,6 +9,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 mod input;
+pub mod live;
 pub mod mmap;
 pub mod pcap;
 pub mod pcapng;

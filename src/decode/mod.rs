@@ -119,13 +119,16 @@ fn decapsulate_tzsp(cx: &mut Ctx<'_, '_>) {
         cx.stats.inc(Counter::TzspFragmented);
         return;
     }
-    match tzsp::decapsulate(cx.pkt.payload) {
-        Ok(inner) => {
+    match tzsp::decapsulate_any(cx.pkt.payload) {
+        Ok((encap, inner)) => {
             let mut pkt = Packet::new(cx.pkt.ts, inner);
             pkt.tzsp = true;
             cx.restart(pkt);
             cx.stats.inc(Counter::TzspPackets);
-            ethernet::decode(cx, inner);
+            match encap {
+                tzsp::Encap::Ethernet => ethernet::decode(cx, inner),
+                tzsp::Encap::RawIp => link::decode(cx, crate::capture::LinkType::Raw, inner),
+            }
         }
         Err(tzsp::TzspError::Malformed) => cx.stats.inc(Counter::TzspMalformed),
         Err(tzsp::TzspError::UnsupportedType(_)) => cx.stats.inc(Counter::TzspUnsupportedType),

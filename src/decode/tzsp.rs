@@ -1,8 +1,10 @@
 //! TZSP (TaZmen Sniffer Protocol) version 1, as MikroTik's packet sniffer streams it to UDP
 //! port 37008: a 4-byte header, tagged fields up to an END tag, then the captured frame.
 
-/// Encapsulation numbers (Wireshark's packet-tzsp.c). Only Ethernet is decoded.
+/// Encapsulation numbers (Wireshark's packet-tzsp.c). Ethernet and raw IP are decoded.
 pub const ENCAP_ETHERNET: u16 = 1;
+/// "Raw UO" in Wireshark: a bare IPv4 or IPv6 packet (MikroTik uses it for L3 interfaces).
+pub const ENCAP_RAW: u16 = 7;
 pub const ENCAP_IEEE_802_11: u16 = 18;
 
 pub const TYPE_RECEIVED: u8 = 0;
@@ -95,6 +97,45 @@ impl<'a> TzspPacket<'a> {
         }
         Ok(f)
     }
+}
+
+/// The link layer of the frame a TZSP packet carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encap {
+    Ethernet,
+    /// Bare IPv4 or IPv6.
+    RawIp,
+}
+
+impl<'a> TzspPacket<'a> {
+    /// The frame inside a received/transmitted-packet message, Ethernet or raw IP, with its
+    /// link layer.
+    pub fn packet_frame(&self) -> Result<(Encap, &'a [u8]), TzspError> {
+        let t = self.msg_type();
+        if t != TYPE_RECEIVED && t != TYPE_TRANSMIT {
+            return Err(TzspError::UnsupportedType(t));
+        }
+        let encap = match self.encapsulation() {
+            ENCAP_ETHERNET => Encap::Ethernet,
+            ENCAP_RAW => Encap::RawIp,
+            other => return Err(TzspError::UnknownEncapsulation(other)),
+        };
+        let f = self.frame();
+        if f.is_empty() {
+            return Err(TzspError::Malformed);
+        }
+        Ok((encap, f))
+    }
+
+    /// Where the carried frame starts in the datagram.
+    pub fn frame_offset(&self) -> usize {
+        self.frame_start
+    }
+}
+
+/// The frame (Ethernet or raw IP) carried by a TZSP datagram.
+pub fn decapsulate_any(udp_payload: &[u8]) -> Result<(Encap, &[u8]), TzspError> {
+    TzspPacket::new_checked(udp_payload)?.packet_frame()
 }
 
 /// The Ethernet frame carried by a TZSP datagram.

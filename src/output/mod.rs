@@ -265,6 +265,37 @@ impl Outputs {
         Ok(())
     }
 
+    /// Write an alert already formatted by `alert::fast_line` / `alert::eve_line` (the live
+    /// pipeline formats in the matcher thread and writes here, in the output thread), and
+    /// archive it when `meta` says what it is. An empty line is not written.
+    pub fn write_lines(
+        &mut self,
+        fast: &str,
+        eve: &str,
+        meta: Option<AlertMeta>,
+    ) -> io::Result<()> {
+        let mut r = Ok(());
+        if let (Some((_, w)), false) = (&mut self.fast, fast.is_empty()) {
+            r = w.write_line(fast.as_bytes());
+        }
+        if let (Some((_, w)), false) = (&mut self.eve, eve.is_empty()) {
+            r = r.and(w.write_line(eve.as_bytes()));
+        }
+        if let (true, Some(ar), Some(m)) = (self.archive_alerts, &self.archive, meta) {
+            ar.offer(&ArchivedEvent {
+                ts_secs: m.ts_secs,
+                ts_usecs: m.ts_usecs,
+                event_type: "alert",
+                gid: m.gid,
+                sid: m.sid,
+                severity: m.severity,
+                eve,
+                fast,
+            });
+        }
+        r
+    }
+
     /// Write an already formatted EVE line (e.g. a stats event).
     pub fn eve_raw(&mut self, line: &str) -> io::Result<()> {
         if let Some((_, w)) = &mut self.eve {
@@ -309,5 +340,27 @@ impl Outputs {
 impl Drop for Outputs {
     fn drop(&mut self) {
         let _ = self.flush();
+    }
+}
+
+/// What the archive needs to know about an alert formatted elsewhere (`write_lines`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertMeta {
+    pub ts_secs: i64,
+    pub ts_usecs: u32,
+    pub gid: u32,
+    pub sid: u32,
+    pub severity: u8,
+}
+
+impl AlertMeta {
+    pub fn of(a: &AlertRecord<'_>) -> AlertMeta {
+        AlertMeta {
+            ts_secs: a.ts.secs,
+            ts_usecs: a.ts.micros(),
+            gid: a.sig.gid,
+            sid: a.sig.sid,
+            severity: a.sig.priority,
+        }
     }
 }

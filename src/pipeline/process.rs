@@ -1,0 +1,224 @@
+//! Per-packet processing shared by `ravn replay` and the daemon's matcher: decode, flow
+//! tracking, detection, and the alert records handed to the outputs. One code path, so live
+//! capture and replay give the same alerts for the same frames.
+
+use std::path::PathBuf;
+
+use log::warn;
+
+use crate::capture::Frame;
+use crate::config::Config;
+use crate::decode::{DecodeStats, Decoder, DecoderConfig, L4};
+use crate::detect::{DetectStats, Engine, EngineOptions, FlowCtx, PacketAlerts};
+use crate::flow::{FlowStats, FlowTable};
+use crate::output::stats::{Counters, EngineInfo};
+use crate::output::{AlertRecord, EveAlertOptions, PacketRecord};
+use crate::replay::{load_classifications, load_rules, now, ReplayError};
+
+/// Decoder, flow table and the per-packet alert buffer: everything but the rules.
+pub struct Processor {
+    pub decoder: Decoder,
+    pub flows: FlowTable,
+    alerts: PacketAlerts,
+    /// IPS mode (`--simulate-ips`).
+    ips: bool,
+    eve_alert: EveAlertOptions,
+}
+
+/// What one packet gives the outputs.
+pub enum Emit<'a, 'r> {
+    Alert(&'r AlertRecord<'a>),
+    /// A packet tagged by the `tag` keyword, when `tagged-packets` is on (EVE only).
+    TaggedPacket(&'r PacketRecord<'a>),
+}
+
+/// A copy of the processor's and the engine's counters (no heap: fixed arrays and numbers).
+#[derive(Debug, Clone, Default)]
+pub struct ProcessorStats {
+    pub decode: DecodeStats,
+    pub flow: FlowStats,
+    pub flow_active: u64,
+    pub detect: DetectStats,
+    pub suppressed: u64,
+}
+
+impl ProcessorStats {
+    /// decoder.*, flow.* and detect.* in the order Suricata's stats event has them.
+    pub fn push_counters(&self, c: &mut Counters) {
+        self.decode
+            .for_each_suricata(|name, v| c.push(name.to_string(), v));
+        c.push("flow.total", self.flow.total);
+        c.push("flow.active", self.flow_active);
+        c.push("flow.tcp", self.flow.tcp);
+        c.push("flow.udp", self.flow.udp);
+        c.push("flow.icmpv4", self.flow.icmpv4);
+        c.push("flow.icmpv6", self.flow.icmpv6);
+        c.push("detect.alert", self.detect.alerts);
+        c.push(
+            "detect.alert_queue_overflow",
+            self.detect.alert_queue_overflow,
+        );
+        c.push("detect.alerts_suppressed", self.suppressed);
+    }
+}
+
+impl Processor {
+    pub fn new(cfg: &Config) -> Processor {
+        let mut flows =
+            FlowTable::with_options(cfg.flow.max_flows, cfg.flow.timeouts, cfg.stream.midstream);
+        // validated with the config; an invalid one cannot reach here
+        flows.set_midstream_policy(cfg.midstream_policy().unwrap_or_default(), cfg.simulate_ips);
+        Processor {
+            decoder: Decoder::with_config(DecoderConfig {
+                tzsp: cfg.decoder.tzsp,
+                tzsp_port: cfg.decoder.tzsp_port,
+                ..DecoderConfig::default()
+            }),
+            flows,
+            alerts: PacketAlerts::new(),
+            ips: cfg.simulate_ips,
+            eve_alert: cfg.outputs.eve.alert,
+        }
+    }
+
+    /// Decodes `frame`, tracks its flow, runs `engine` on it and calls `emit` once per alert,
+    /// in Suricata's order, then for the packet itself if it is tagged and tagged packets are
+    /// logged. Returns the number of alerts. No heap allocation.
+    pub fn process(
+        &mut self,
+        engine: &mut Engine,
+        frame: &Frame<'_>,
+        pcap_cnt: Option<u64>,
+        pkt_src: &str,
+        mut emit: impl FnMut(Emit<'_, '_>),
+    ) -> usize {
+        let frame_link = frame.link;
+        let p = self.decoder.decode(frame);
+        let fref = self.flows.update(&p);
+        let fctx = fref.map(|r| FlowCtx {
+            dir: r.dir,
+            established: r.established,
+            no_inspect: r.no_inspect,
+            flow: self.flows.get_mut(r),
+        });
+        engine.inspect(&p, fctx, &mut self.alerts);
+        if self.alerts.is_empty() && !self.alerts.tagged {
+            return 0;
+        }
+        let Some(ip) = p.ip else { return 0 };
+        let flow = fref.map(|r| self.flows.get(r));
+        let icmp = match p.l4 {
+            L4::Icmp(i) => Some((i.icmp_type, i.code)),
+            _ => None,
+        };
+        let ports = match p.l4 {
+            L4::Tcp(t) => Some((t.src_port, t.dst_port)),
+            L4::Udp(u) => Some((u.src_port, u.dst_port)),
+            _ => None,
+        };
+        let mut n = 0;
+        for hit in self.alerts.iter() {
+            emit(Emit::Alert(&AlertRecord {
+                ts: p.ts,
+                pcap_cnt,
+                sig: &engine.sig(hit).info,
+                src: ip.src,
+                dst: ip.dst,
+                ports,
+                icmp,
+                proto: ip.proto,
+                vlan: &p.vlan[..p.vlan_count as usize],
+                flow,
+                direction: fref.map(|r| r.dir),
+                app_proto: flow.and_then(|f| f.app_proto),
+                pkt_src,
+                ips: self.ips,
+                verdict: self
+                    .eve_alert
+                    .verdict
+                    .then_some((self.alerts.verdict, self.alerts.drop)),
+            }));
+            n += 1;
+        }
+        if self.alerts.tagged && self.eve_alert.tagged_packets {
+            emit(Emit::TaggedPacket(&PacketRecord {
+                ts: p.ts,
+                pcap_cnt,
+                flow_id: flow.map(|f| f.id),
+                src: ip.src,
+                dst: ip.dst,
+                ports,
+                icmp,
+                proto: ip.proto,
+                vlan: &p.vlan[..p.vlan_count as usize],
+                pkt_src,
+                frame: p.frame,
+                // a TZSP stream's inner frames are Ethernet
+                linktype: if p.tzsp { 1 } else { frame_link.dlt() },
+            }));
+        }
+        n
+    }
+
+    /// The counters now (decoder, flows) with `engine`'s.
+    pub fn stats(&self, engine: &Engine) -> ProcessorStats {
+        ProcessorStats {
+            decode: self.decoder.stats.clone(),
+            flow: self.flows.stats,
+            flow_active: self.flows.active() as u64,
+            detect: engine.stats,
+            suppressed: engine.suppressed(),
+        }
+    }
+}
+
+/// A compiled ruleset and what loading it reported.
+pub struct BuiltEngine {
+    pub engine: Engine,
+    pub info: EngineInfo,
+    pub load_secs: f64,
+}
+
+/// Loads `rule_files` (and the configured threshold file) and compiles them: what `ravn
+/// replay` does at start, and the daemon at start and on SIGHUP (off the packet path).
+/// Rules that do not load are skipped with a warning; an unreadable rule or threshold file
+/// is an error.
+pub fn build_engine(cfg: &Config, rule_files: &[PathBuf]) -> Result<BuiltEngine, ReplayError> {
+    let classes = load_classifications(cfg)?;
+    let loaded = load_rules(rule_files, cfg, &classes)?;
+    let opts = EngineOptions {
+        action_order: cfg.action_order().map_err(ReplayError)?,
+        packet_alert_max: cfg.packet_alert_max,
+        ips: cfg.simulate_ips,
+    };
+    let mut engine = Engine::with_options(loaded.rules, &classes, opts);
+    let rules_loaded = engine.len();
+    if !cfg.threshold_file.as_os_str().is_empty() {
+        let tf = &cfg.threshold_file;
+        let tc = crate::rules::threshold_config::ThresholdConfig::load(tf, &cfg.rule_vars())
+            .map_err(|e| ReplayError(format!("threshold-file: {e}")))?;
+        for (line, why) in &tc.errors {
+            warn!("{}:{line}: threshold entry skipped: {why}", tf.display());
+        }
+        for line in engine.apply_threshold_config(&tc) {
+            warn!(
+                "{}:{line}: rate_filter is not supported yet; entry ignored",
+                tf.display()
+            );
+        }
+    }
+    for (origin, why) in &engine.failed {
+        warn!("{origin}: rule skipped: {why}");
+    }
+    let failed = loaded.skipped + engine.failed.len();
+    Ok(BuiltEngine {
+        info: EngineInfo {
+            last_reload: now(),
+            rules_loaded: rules_loaded as u64,
+            rules_failed: failed as u64,
+            rules_skipped: 0,
+        },
+        engine,
+        load_secs: loaded.secs,
+    })
+}
