@@ -32,7 +32,7 @@ pub fn local(ts: Timestamp) -> LocalTime {
         min: tm.tm_min as u32,
         sec: tm.tm_sec as u32,
         micros: ts.micros(),
-        gmtoff: tm.tm_gmtoff,
+        gmtoff: tm.tm_gmtoff as i64, // c_long: 32 bits on armhf
     }
 }
 
