@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the ravn .deb for the Raspberry Pi and checks it with lintian:
 #   packaging/build-deb.sh arm64|armhf [cargo-deb options, e.g. --profile ci]
-# Output: target/<triple>/debian/ravn_<version>_<arch>.deb (path printed at the end).
+# Output: target/debian/ravn_<version>_<arch>.deb (path printed at the end).
 # Needs: cargo-deb (cargo install cargo-deb), the cross toolchain (.ci/cross-setup names what is
 # missing), lintian (apt-get install lintian; skipped with a note when absent).
 set -euo pipefail
