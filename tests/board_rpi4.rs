@@ -109,7 +109,10 @@ fn shipped_config_loads_and_matches_the_units() {
         .expect("size= on the log tmpfs");
     let size: i64 = size.strip_suffix('M').unwrap().parse::<i64>().unwrap() << 20;
     let cap = get(&cfg, "logs.ram-cap").as_integer().unwrap();
-    assert!(cap < size, "logs.ram-cap {cap} must fit the {size}-byte tmpfs");
+    assert!(
+        cap < size,
+        "logs.ram-cap {cap} must fit the {size}-byte tmpfs"
+    );
 
     // the rules the package installs are the ones the config names
     let rule_dir = get(&cfg, "rules.default-rule-path").as_str().unwrap();
@@ -118,7 +121,10 @@ fn shipped_config_loads_and_matches_the_units() {
     for f in get(&cfg, "rules.rule-files").as_array().unwrap() {
         let f = f.as_str().unwrap();
         assert!(repo("rules").join(f).is_file(), "rules/{f}");
-        assert!(manifest.contains(&format!("\"rules/{f}\"")), "{f} not packaged");
+        assert!(
+            manifest.contains(&format!("\"rules/{f}\"")),
+            "{f} not packaged"
+        );
     }
 }
 
@@ -154,7 +160,10 @@ fn units_pass_systemd_analyze_verify() {
         let text = fs::read_to_string(repo(src))
             .unwrap()
             .replace("/usr/bin/ravn", RAVN)
-            .replace("/usr/local/sbin/ravn-firstboot", firstboot.to_str().unwrap());
+            .replace(
+                "/usr/local/sbin/ravn-firstboot",
+                firstboot.to_str().unwrap(),
+            );
         let p = dir.join(name);
         fs::write(&p, text).unwrap();
         units.push(p);
@@ -186,11 +195,7 @@ impl Board {
     fn new(name: &str, firstboot: &str) -> Board {
         let root = fresh(name);
         fs::create_dir_all(root.join("etc/ravn")).unwrap();
-        fs::copy(
-            repo("packaging/ravn.toml"),
-            root.join("etc/ravn/ravn.toml"),
-        )
-        .unwrap();
+        fs::copy(repo("packaging/ravn.toml"), root.join("etc/ravn/ravn.toml")).unwrap();
         fs::write(root.join("etc/hosts"), "127.0.0.1\tlocalhost\n").unwrap();
         let file = root.join("boot-firmware-ravn-firstboot.toml");
         fs::write(&file, firstboot).unwrap();
@@ -212,7 +217,8 @@ impl Board {
     }
 }
 
-const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq5Jb0oQq8m1n9n3qXbTz0K3y5s0mXkq0mJcS0cZl3D admin@laptop";
+const KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq5Jb0oQq8m1n9n3qXbTz0K3y5s0mXkq0mJcS0cZl3D admin@laptop";
 
 #[test]
 fn firstboot_applies_a_good_file_once() {
