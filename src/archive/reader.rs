@@ -246,7 +246,7 @@ fn local_mktime(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64) -> Option<i64>
     tm.tm_sec = s as i32;
     tm.tm_isdst = -1;
     // SAFETY: `tm` is a valid, exclusively borrowed struct.
-    let t = unsafe { libc::mktime(&mut tm) };
+    let t: libc::time_t = unsafe { libc::mktime(&mut tm) };
     // time_t is 32 bits on armhf
     (t != -1).then_some(t as i64)
 }
