@@ -166,8 +166,12 @@ struct CheckArgs {
     /// the daemon's write intervals if longer)
     #[arg(long, value_name = "SECS")]
     stale: Option<f64>,
-    #[command(flatten)]
-    cfg: ConfigArgs,
+    /// Config file (default: /etc/ravn/ravn.toml if it exists); `-c` is --critical here
+    #[arg(long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Override a config key
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -487,7 +491,10 @@ fn check(cmd: CheckCmd) -> ExitCode {
     };
     let path = match args.status {
         Some(p) => p,
-        None => match load_config(&args.cfg) {
+        None => match load_config(&ConfigArgs {
+            config: args.config,
+            set: args.set,
+        }) {
             Ok(c) => c.heartbeat.status_path(&c.daemon.run_dir),
             Err(e) => {
                 println!("RAVN {svc} UNKNOWN - {e}");
