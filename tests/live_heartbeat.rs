@@ -257,3 +257,44 @@ fn authenticated_heartbeats_accepted_forged_and_replayed_rejected() {
     let (code, err) = d.stop();
     assert_eq!(code, 0, "{err}");
 }
+
+#[test]
+fn no_packets_is_capture_down_until_traffic_returns() {
+    let Some(net) = NetPair::new("hb3") else {
+        return;
+    };
+    let work = fresh_dir(&target_dir().join("live-hb3"));
+    let s = sets(
+        &net,
+        &[
+            "heartbeat.grace-secs=1",
+            "heartbeat.capture-down-secs=2",
+            "heartbeat.status-interval-ms=100",
+        ],
+    );
+    let mut d = Daemon::start(&net.a, &work.join("d"), &heartbeat_rules(), &s, &[]);
+    let status = d.run_dir.join("heartbeat.status");
+    // nothing crosses the veth: after the grace period and 2 s of silence, CAPTURE-DOWN
+    wait_state(&status, "CAPTURE-DOWN", 10);
+    for svc in ["heartbeat", "capture"] {
+        let out = Command::new(ravn_bin())
+            .args(["check", svc, "--status"])
+            .arg(&status)
+            .output()
+            .unwrap();
+        let line = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{line}");
+        assert!(
+            line.contains("capture is down (no packet since start)"),
+            "{line}"
+        );
+    }
+    send(&net, &[]);
+    wait_state(&status, "ALIVE", 5);
+    let (code, err) = d.stop();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("ravn: heartbeat CAPTURE-DOWN (LEDs: red fast blink)"),
+        "{err}"
+    );
+}

@@ -528,6 +528,29 @@ mod tests {
     }
 
     #[test]
+    fn drops_flicker_amber_for_a_second_over_the_state() {
+        let rec = Recorder::default();
+        let log = rec.0.clone();
+        let pats = PatternsConfig::default().parse().unwrap();
+        let mut d = Driver::new(Box::new(rec), pats);
+        d.show(State::Alive, 0);
+        log.lock().unwrap().clear();
+        d.drops(0);
+        let mut amber = String::new();
+        for t in (0..1200).step_by(50) {
+            d.show(State::Alive, t);
+            amber.push(if d.lit[Color::Amber.index()] == Some(true) {
+                '1'
+            } else {
+                '0'
+            });
+        }
+        // the flicker sequence for 1 s (20 steps of 50 ms), then dark again
+        assert_eq!(amber, "011010110100110101100000");
+        assert!(log.lock().unwrap().iter().all(|l| l.starts_with("amber")));
+    }
+
+    #[test]
     fn driver_shows_state_with_events_over_it() {
         let rec = Recorder::default();
         let log = rec.0.clone();
