@@ -107,11 +107,18 @@ fn heartbeat_goes_alive_late_dead_and_the_check_follows() {
     assert!(line.starts_with("RAVN HEARTBEAT OK - starting"), "{line}");
 
     // the new namespace's ping_group_range ("1 0") allows no datagram ICMP: raw socket
+    // the last of the 4 pings leaves at least 0.9 s after `before`
+    let before = Instant::now();
     let log = send(&net, &["--interval", "300ms", "--count", "4"]);
     assert!(log.contains("raw ICMP socket"), "{log}");
-    let sent_at = Instant::now();
     wait_state(&status, "ALIVE", 5);
     assert_eq!(d.wait_counter("heartbeat.accepted", 4, 10), 4);
+    // the status file follows within its write interval (100 ms)
+    let t0 = Instant::now();
+    while status_json(&status).is_none_or(|j| j["heartbeats"]["accepted"] != 4) {
+        assert!(t0.elapsed() < Duration::from_secs(2), "status file lags");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let (code, line) = check(&status, &["-w", "2", "-c", "4"]);
     assert_eq!(code, 0, "{line}");
     assert!(
@@ -125,15 +132,20 @@ fn heartbeat_goes_alive_late_dead_and_the_check_follows() {
 
     // the sender has stopped: LATE after 2 s, DEAD after 4 s
     wait_state(&status, "LATE", 5);
-    let late_at = sent_at.elapsed();
+    let late_at = before.elapsed();
     let (code, line) = check(&status, &["-w", "2", "-c", "4"]);
     assert_eq!(code, 1, "{line}");
     assert!(line.starts_with("RAVN HEARTBEAT WARNING - "), "{line}");
     wait_state(&status, "DEAD", 6);
-    let dead_at = sent_at.elapsed();
+    let dead_at = before.elapsed();
+    // not before warn (2 s) / crit (4 s) after the last ping, and not much later either
     assert!(
-        late_at >= Duration::from_secs(2) && dead_at >= Duration::from_secs(4),
-        "LATE at {late_at:?}, DEAD at {dead_at:?} after the last ping"
+        late_at >= Duration::from_millis(2900) && late_at < Duration::from_millis(4500),
+        "LATE at {late_at:?} after the first ping"
+    );
+    assert!(
+        dead_at >= Duration::from_millis(4900) && dead_at < Duration::from_millis(6500),
+        "DEAD at {dead_at:?} after the first ping"
     );
     let (code, line) = check(&status, &["-w", "2", "-c", "4"]);
     assert_eq!(code, 2, "{line}");

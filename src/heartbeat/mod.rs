@@ -128,3 +128,33 @@ impl HeartbeatConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_file_errors_name_the_key_and_the_file() {
+        let c = HeartbeatConfig {
+            key_file: PathBuf::from("/nonexistent/heartbeat.key"),
+            ..Default::default()
+        };
+        let e = c.key().unwrap_err();
+        assert!(
+            e.contains("heartbeat.key-file") && e.contains("/nonexistent/heartbeat.key"),
+            "{e}"
+        );
+        let f = std::env::temp_dir().join(format!("ravn-hbkey-{}", std::process::id()));
+        std::fs::write(&f, "short\n").unwrap();
+        let c = HeartbeatConfig {
+            key_file: f.clone(),
+            ..Default::default()
+        };
+        let e = c.key().unwrap_err();
+        assert!(e.contains("heartbeat.key-file") && e.contains("16"), "{e}");
+        std::fs::write(&f, "  0123456789abcdef0123456789abcdef\n").unwrap();
+        assert!(c.key().unwrap().is_some());
+        let _ = std::fs::remove_file(&f);
+        assert!(HeartbeatConfig::default().key().unwrap().is_none());
+    }
+}
