@@ -4,7 +4,7 @@
 //! DEAD on a shortened schedule once the sender stops; `ravn check heartbeat` follows with
 //! exit codes 0, 1, 2, and CRITICAL after the daemon stopped. With a key, authenticated
 //! heartbeats are accepted and forged, replayed, stale and unauthenticated ones rejected and
-//! counted, also across a daemon restart.
+//! counted, also across a daemon restart. board/'s systemd service line sends a heartbeat.
 
 mod support;
 
@@ -301,7 +301,27 @@ fn no_packets_is_capture_down_until_traffic_returns() {
             "{line}"
         );
     }
-    send(&net, &[]);
+    // the ping comes from board/'s systemd service: its ExecStart line, run as systemd would
+    // (`$$` is a literal `$` for the shell), with its environment file's variables
+    let unit =
+        std::fs::read_to_string(crate_root().join("board/systemd/ravn-heartbeat.service")).unwrap();
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart=/bin/sh -c '"))
+        .and_then(|l| l.strip_suffix('\''))
+        .expect("ExecStart=/bin/sh -c '...'")
+        .replace("$$", "$")
+        .replace("/usr/bin/ravn", ravn_bin().to_str().unwrap());
+    let defaults =
+        std::fs::read_to_string(crate_root().join("board/default/ravn-heartbeat")).unwrap();
+    assert!(defaults.contains("RAVN_HEARTBEAT_TO=") && defaults.contains("RAVN_HEARTBEAT_KEY="));
+    let st = Command::new("ip")
+        .args(["netns", "exec", &net.b, "sh", "-c", &exec])
+        .env("RAVN_HEARTBEAT_TO", &net.ip_a)
+        .env("RAVN_HEARTBEAT_KEY", "")
+        .status()
+        .unwrap();
+    assert!(st.success(), "{exec}");
     wait_state(&status, "ALIVE", 5);
     let (code, err) = d.stop();
     assert_eq!(code, 0, "{err}");
