@@ -126,6 +126,16 @@ fn heartbeat_goes_alive_late_dead_and_the_check_follows() {
         "{line}"
     );
     assert!(line.contains("| heartbeats=4;;;0 age="), "{line}");
+    // the icinga user needs no sudo: an unprivileged user runs the same check
+    let out = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .arg(ravn_bin())
+        .args(["check", "heartbeat", "-w", "2", "-c", "4", "--status"])
+        .arg(&status)
+        .output()
+        .expect("setpriv runs (util-linux)");
+    let line2 = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "as nobody: {line2}");
     let st = d.stats();
     assert_eq!(st["heartbeat.accepted"], 4, "{st:?}");
     assert_eq!(st["heartbeat.rejected.unauthenticated"], 0);
