@@ -132,7 +132,7 @@ enum HeartbeatCmd {
         /// Repeat every INTERVAL (e.g. 60s); without it, send one ping and exit (systemd timer)
         #[arg(long, value_name = "INTERVAL")]
         interval: Option<String>,
-        /// With --interval: stop after N pings
+        /// With --interval: stop after N pings (sent or failed)
         #[arg(long, value_name = "N")]
         count: Option<u64>,
         /// Payload (the heartbeat rule's content)

@@ -126,3 +126,45 @@ fn fresh_status_gives_each_state_its_code() {
         );
     }
 }
+
+#[test]
+fn heartbeat_send_errors_are_clear() {
+    let send = |args: &[&str]| {
+        let out = Command::new(ravn_bin())
+            .args(["heartbeat", "send"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = send(&["--to", "no-such-host.invalid"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--to no-such-host.invalid"), "{err}");
+    let (code, err) = send(&["--to", "::1"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("ICMPv4"), "{err}");
+    let (code, err) = send(&["--to", "127.0.0.1", "--interval", "soon"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--interval"), "{err}");
+    let (code, err) = send(&["--to", "127.0.0.1", "--key", "/nonexistent/key"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("/nonexistent/key"), "{err}");
+    // a datagram socket where ping_group_range leaves out our group says so
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default();
+    let r: Vec<u64> = range
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // SAFETY: getegid has no preconditions.
+    let gid = u64::from(unsafe { libc::getegid() });
+    if r.len() == 2 && !(r[0] <= gid && gid <= r[1]) {
+        let (code, err) = send(&["--to", "127.0.0.1", "--socket", "datagram"]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("ping_group_range"), "{err}");
+    } else {
+        println!("SKIPPED (datagram refusal): group {gid} is in ping_group_range {range}");
+    }
+}

@@ -195,15 +195,25 @@ pub fn run(o: &SendOptions) -> Result<(SocketKind, u64), String> {
     log::info!("heartbeat to {dst} through a {}", p.kind().name());
     let mut last = 0u64;
     let mut sent = 0u64;
+    let mut tries = 0u64;
     loop {
+        tries += 1;
         // strictly increasing even if the clock stands still or steps back a little
         let counter = o.counter.unwrap_or_else(|| now_micros().max(last + 1));
         last = counter;
         let body = auth::payload(o.payload.as_bytes(), o.key.as_ref(), counter);
-        p.send(&body)?;
-        sent += 1;
-        let Some(every) = o.interval else { break };
-        if o.count.is_some_and(|c| sent >= c) {
+        let r = p.send(&body);
+        let Some(every) = o.interval else {
+            r?;
+            sent += 1;
+            break;
+        };
+        // a loop keeps going through a passing network error (a one-shot run reports it)
+        match r {
+            Ok(()) => sent += 1,
+            Err(e) => log::error!("{e}"),
+        }
+        if o.count.is_some_and(|c| tries >= c) {
             break;
         }
         std::thread::sleep(every);
