@@ -251,7 +251,9 @@ pub fn run_matcher(
             });
         }
         frames.release(n);
-        shared.health.counters.add_packets(n as u64);
+        if n > 0 {
+            shared.health.counters.add_packets(n as u64);
+        }
         if n == 0 {
             if shared.capture_done.load(Ordering::Acquire) && frames.available() == 0 {
                 break;
