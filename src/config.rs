@@ -50,6 +50,10 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     pub threading: ThreadingConfig,
     pub daemon: DaemonConfig,
+    /// The heartbeat monitor (`[heartbeat]`).
+    pub heartbeat: crate::heartbeat::HeartbeatConfig,
+    /// The status LEDs (`[leds]`).
+    pub leds: crate::leds::LedsConfig,
 }
 
 impl Default for Config {
@@ -74,6 +78,8 @@ impl Default for Config {
             pipeline: Default::default(),
             threading: Default::default(),
             daemon: Default::default(),
+            heartbeat: Default::default(),
+            leds: Default::default(),
         }
     }
 }
@@ -312,6 +318,12 @@ impl Config {
             .validate()
             .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
         self.validate_live(origin)?;
+        self.heartbeat
+            .validate()
+            .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+        self.leds
+            .validate()
+            .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
         let vars = self.rule_vars();
         for name in self.vars.address_groups.keys() {
             crate::rules::parse_address(&format!("${name}"), &vars).map_err(|e| {
@@ -707,6 +719,37 @@ mod tests {
         .unwrap();
         assert!(c.logs.ring.resolve(false));
         assert!(!c.archive.enabled.resolve(true));
+    }
+
+    #[test]
+    fn heartbeat_and_leds_keys_default_and_errors_name_the_key() {
+        let c = Config::from_str_with_sets("", "t", &[]).unwrap();
+        assert_eq!(c.heartbeat.sids, vec![5_100_000]);
+        assert_eq!(c.heartbeat.warn_secs, 120);
+        assert_eq!(c.heartbeat.crit_secs, 300);
+        assert_eq!(c.leds.backend, crate::leds::Backend::Auto);
+        let c = Config::from_str_with_sets(
+            "[heartbeat]\nsids = [1, 2]\nwarn-secs = 3\ncrit-secs = 6\n[leds]\nbackend = \"sysfs\"\n[leds.patterns]\ndead = \"red:fast\"\n",
+            "t",
+            &["leds.pins.amber=5".into()],
+        )
+        .unwrap();
+        assert_eq!(c.heartbeat.sids, vec![1, 2]);
+        assert_eq!(c.leds.pins.amber, Some(5));
+        for (set, key) in [
+            ("heartbeat.warn-secs=0", "heartbeat.warn-secs"),
+            ("heartbeat.crit-secs=10", "heartbeat.crit-secs"),
+            ("heartbeat.sids=[1,2,3,4,5,6,7,8,9]", "heartbeat.sids"),
+            ("heartbeat.status-file=\"\"", "heartbeat.status-file"),
+            ("heartbeat.bogus=1", "bogus"),
+            ("leds.backend=blinkenlights", "leds.backend"),
+            ("leds.patterns.late=amber:sometimes", "leds.patterns.late"),
+            ("leds.pins.red=17", "leds.pins.red"),
+            ("leds.pins.green=300", "leds.pins.green"),
+        ] {
+            let e = Config::from_str_with_sets("", "x.toml", &[set.into()]).unwrap_err();
+            assert!(e.0.contains(key), "{set}: {e}");
+        }
     }
 
     #[test]

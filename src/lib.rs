@@ -13,6 +13,8 @@ pub mod decode;
 pub mod detect;
 pub mod exception_policy;
 pub mod flow;
+pub mod heartbeat;
+pub mod leds;
 pub mod logring;
 pub mod output;
 pub mod pipeline;

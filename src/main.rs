@@ -96,6 +96,17 @@ enum Cmd {
         #[command(flatten)]
         cfg: ConfigArgs,
     },
+    /// Heartbeat aliveness: send the heartbeat ping.
+    Heartbeat {
+        #[command(subcommand)]
+        cmd: HeartbeatCmd,
+    },
+    /// Monitoring Plugins checks (Nagios, Icinga): exit 0 OK, 1 WARNING, 2 CRITICAL,
+    /// 3 UNKNOWN, one line with perfdata.
+    Check {
+        #[command(subcommand)]
+        cmd: CheckCmd,
+    },
     /// Write a TZSP stream received on a UDP port as pcap, like tzsp2pcap.
     Tzsp2pcap {
         /// UDP port to listen on (all addresses)
@@ -107,6 +118,85 @@ enum Cmd {
         /// Stop after this many packets
         #[arg(short = 'c', value_name = "COUNT")]
         count: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum HeartbeatCmd {
+    /// Send an ICMP echo request carrying the heartbeat payload (ICMP datagram socket where
+    /// net.ipv4.ping_group_range allows it, raw socket otherwise).
+    Send {
+        /// Host to ping (the sensor's monitored network sees it)
+        #[arg(long, value_name = "HOST")]
+        to: String,
+        /// Repeat every INTERVAL (e.g. 60s); without it, send one ping and exit (systemd timer)
+        #[arg(long, value_name = "INTERVAL")]
+        interval: Option<String>,
+        /// With --interval: stop after N pings (sent or failed)
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+        /// Payload (the heartbeat rule's content)
+        #[arg(long, default_value = "heartbeat_ping")]
+        payload: String,
+        /// HMAC key file: append a counter and a truncated HMAC-SHA256 tag
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// Use this counter instead of the clock (to test the sensor's replay protection)
+        #[arg(long, value_name = "N", hide = true)]
+        counter: Option<u64>,
+        /// Socket kind
+        #[arg(long, value_enum, default_value = "auto")]
+        socket: SocketArg,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SocketArg {
+    Auto,
+    Datagram,
+    Raw,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Status file (default: <daemon.run-dir>/<heartbeat.status-file>)
+    #[arg(long, value_name = "FILE")]
+    status: Option<PathBuf>,
+    /// The status file is stale (CRITICAL) when older than SECS (default: 30, or three of
+    /// the daemon's write intervals if longer)
+    #[arg(long, value_name = "SECS")]
+    stale: Option<f64>,
+    /// Config file (default: /etc/ravn/ravn.toml if it exists); `-c` is --critical here
+    #[arg(long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Override a config key
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum CheckCmd {
+    /// Age of the last heartbeat and heartbeats seen; CAPTURE-DOWN is CRITICAL.
+    Heartbeat {
+        /// WARNING when the last heartbeat is older than SECS
+        #[arg(short = 'w', long, default_value_t = 120.0, value_name = "SECS")]
+        warning: f64,
+        /// CRITICAL when older than SECS
+        #[arg(short = 'c', long, default_value_t = 300.0, value_name = "SECS")]
+        critical: f64,
+        #[command(flatten)]
+        args: CheckArgs,
+    },
+    /// Percentage of packets dropped before matching, over the daemon's drop window.
+    Capture {
+        /// WARNING above PCT percent dropped
+        #[arg(short = 'w', long, default_value_t = 1.0, value_name = "PCT")]
+        warning: f64,
+        /// CRITICAL above PCT percent dropped
+        #[arg(short = 'c', long, default_value_t = 5.0, value_name = "PCT")]
+        critical: f64,
+        #[command(flatten)]
+        args: CheckArgs,
     },
 }
 
@@ -263,6 +353,43 @@ fn run(cli: Cli) -> Result<(), String> {
             print!("{out}");
             Ok(())
         }
+        Cmd::Heartbeat {
+            cmd:
+                HeartbeatCmd::Send {
+                    to,
+                    interval,
+                    count,
+                    payload,
+                    key,
+                    counter,
+                    socket,
+                },
+        } => {
+            use ravn::heartbeat::{auth::Key, send};
+            let interval = interval
+                .map(|i| send::parse_duration(&i).map_err(|e| format!("--interval: {e}")))
+                .transpose()?;
+            let key = key
+                .map(|k| Key::load(&k).map_err(|e| format!("--key {e}")))
+                .transpose()?;
+            let opts = send::SendOptions {
+                to,
+                interval,
+                count,
+                payload,
+                key,
+                counter,
+                socket: match socket {
+                    SocketArg::Auto => None,
+                    SocketArg::Datagram => Some(send::SocketKind::Datagram),
+                    SocketArg::Raw => Some(send::SocketKind::Raw),
+                },
+            };
+            let (kind, n) = send::run(&opts)?;
+            info!("{n} heartbeat(s) sent through a {}", kind.name());
+            Ok(())
+        }
+        Cmd::Check { .. } => unreachable!("handled in main"),
         Cmd::Tzsp2pcap { port, out, count } => {
             let s = if out == "-" {
                 let stdout = std::io::stdout();
@@ -342,8 +469,72 @@ fn logs(cmd: LogsCmd) -> Result<(), String> {
     }
 }
 
+/// `ravn check`: prints one line and exits with the Monitoring Plugins code; every failure
+/// (config, status file) is UNKNOWN or CRITICAL, never OK.
+fn check(cmd: CheckCmd) -> ExitCode {
+    use ravn::heartbeat::check::{self, Code, Limits, Which};
+    let (which, warning, critical, args) = match cmd {
+        CheckCmd::Heartbeat {
+            warning,
+            critical,
+            args,
+        } => (Which::Heartbeat, warning, critical, args),
+        CheckCmd::Capture {
+            warning,
+            critical,
+            args,
+        } => (Which::Capture, warning, critical, args),
+    };
+    let svc = match which {
+        Which::Heartbeat => "HEARTBEAT",
+        Which::Capture => "CAPTURE",
+    };
+    let path = match args.status {
+        Some(p) => p,
+        None => match load_config(&ConfigArgs {
+            config: args.config,
+            set: args.set,
+        }) {
+            Ok(c) => c.heartbeat.status_path(&c.daemon.run_dir),
+            Err(e) => {
+                println!("RAVN {svc} UNKNOWN - {e}");
+                return ExitCode::from(Code::Unknown as u8);
+            }
+        },
+    };
+    if warning > critical || warning < 0.0 {
+        println!(
+            "RAVN {svc} UNKNOWN - --warning {warning} must be between 0 and --critical {critical}"
+        );
+        return ExitCode::from(Code::Unknown as u8);
+    }
+    let lim = Limits {
+        warning,
+        critical,
+        stale: args.stale,
+    };
+    let o = check::run(which, &path, &lim);
+    println!("{}", o.line);
+    ExitCode::from(o.code as u8)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // a usage error in a check is UNKNOWN (3), not clap's 2 (CRITICAL)
+            let is_check =
+                std::env::args().skip(1).find(|a| !a.starts_with('-')) == Some("check".to_string());
+            if is_check && e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::from(3);
+            }
+            e.exit();
+        }
+    };
+    if let Cmd::Check { cmd } = cli.cmd {
+        return check(cmd);
+    }
     let level = match cli.verbose {
         0 => "warn",
         1 => "info",

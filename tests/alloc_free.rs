@@ -408,3 +408,39 @@ fn steady_state_pipeline_does_not_allocate_per_packet() {
         second_pass.packets
     );
 }
+
+/// The heartbeat watch the matcher runs for every heartbeat alert: verifying authenticated
+/// payloads (HMAC-SHA256), refusing forged and replayed ones and counting them allocates
+/// nothing.
+#[test]
+fn heartbeat_verification_does_not_allocate() {
+    use ravn::heartbeat::auth::{payload, Key, Verifier};
+    use ravn::heartbeat::watch::{HeartbeatCounters, HeartbeatWatch};
+    let key = Key::from_bytes(b"0123456789abcdef0123456789abcdef").unwrap();
+    let t0 = 1_700_000_000_000_000u64;
+    let good: Vec<Vec<u8>> = (0..1000)
+        .map(|i| payload(b"heartbeat_ping", Some(&key), t0 + i))
+        .collect();
+    let mut forged = good[0].clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 0x55;
+    let counters = std::sync::Arc::new(HeartbeatCounters::default());
+    let mut w = HeartbeatWatch::new(
+        &[5100000],
+        Verifier::new(b"heartbeat_ping", Some(key), 300),
+        counters.clone(),
+    );
+    start_counting();
+    for p in &good {
+        assert!(w.is_heartbeat(5100000));
+        w.seen(p, t0);
+        w.seen(p, t0); // replayed
+        w.seen(&forged, t0);
+    }
+    COUNTING.with(|c| c.set(false));
+    let allocs = ALLOCS.load(Ordering::SeqCst);
+    assert_eq!(counters.accepted.load(Ordering::Relaxed), 1000);
+    assert_eq!(counters.replayed.load(Ordering::Relaxed), 1000);
+    assert_eq!(counters.bad_tag.load(Ordering::Relaxed), 1000);
+    assert_eq!(allocs, 0, "heartbeat verification allocated");
+}

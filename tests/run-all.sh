@@ -25,6 +25,11 @@ if ! dpkg -s libelf-dev zlib1g-dev pkg-config make iproute2 util-linux >/dev/nul
     as_root apt-get update -q
     as_root apt-get install -y -q libelf-dev zlib1g-dev pkg-config make iproute2 util-linux
 fi
+# board/icinga2/ravn.conf is validated with icinga2's own config check (tests/board_files.rs)
+if ! command -v icinga2 >/dev/null; then
+    as_root apt-get update -q
+    as_root apt-get install -y -q --no-install-recommends icinga2-bin icinga2-common
+fi
 # the python3 first on PATH must have scapy and jsonschema (pyenv shims may hide Debian's)
 if ! python3 -c 'import scapy, jsonschema' 2>/dev/null; then
     python3 -m pip install -q scapy jsonschema

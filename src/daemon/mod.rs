@@ -134,6 +134,9 @@ pub fn run(cfg: &Config, rule_files: &[PathBuf], log_dir: &Path) -> Result<(), D
     let stats_server = stats_socket::StatsServer::start(&cfg.daemon.run_dir, shared.clone())
         .map_err(|e| err(format!("stats socket: {e}")))?;
 
+    let mut proc = proc;
+    let health = start_health(cfg, &mut proc, &shared)?;
+
     let sh = shared.clone();
     let capture_core = cfg.threading.capture_core;
     let capture = std::thread::Builder::new()
@@ -197,12 +200,53 @@ pub fn run(cfg: &Config, rule_files: &[PathBuf], log_dir: &Path) -> Result<(), D
     let _ = capture.join();
     let _ = matcher.join();
     let _ = output.join();
+    if let Some(h) = health {
+        shared.health.stop.store(true, Ordering::Relaxed);
+        let _ = h.join();
+    }
     drop(stats_server);
     let capture_error = shared.capture_error.lock().ok().and_then(|g| g.clone());
     if let Some(e) = capture_error {
         return Err(err(format!("capture stopped: {e}")));
     }
     Ok(())
+}
+
+/// The heartbeat monitor: the matcher's watch (verifier with the key), the LEDs and the
+/// health thread. Off with `heartbeat.enabled = false`.
+fn start_health(
+    cfg: &Config,
+    proc: &mut Processor,
+    shared: &Arc<Shared>,
+) -> Result<Option<std::thread::JoinHandle<()>>, DaemonError> {
+    use crate::heartbeat::{auth::Verifier, health, watch::HeartbeatWatch};
+    let hb = &cfg.heartbeat;
+    if !hb.enabled {
+        return Ok(None);
+    }
+    let key = hb.key().map_err(DaemonError)?;
+    let authenticated = key.is_some();
+    let mut verifier = Verifier::new(hb.payload.as_bytes(), key, hb.max_skew_secs);
+    let path = hb.status_path(&cfg.daemon.run_dir);
+    if authenticated {
+        verifier.set_last_counter(health::previous_counter(&path));
+    }
+    proc.heartbeat = Some(HeartbeatWatch::new(
+        &hb.sids,
+        verifier,
+        shared.health.counters.clone(),
+    ));
+    let patterns = cfg.leds.patterns.parse().map_err(DaemonError)?;
+    let leds = cfg.leds.open().map_err(DaemonError)?;
+    let driver = crate::leds::Driver::new(leds, patterns);
+    let h = health::Health::new(hb, &cfg.daemon.run_dir, driver, authenticated);
+    shared.health.running.store(true, Ordering::Relaxed);
+    let sh = shared.clone();
+    std::thread::Builder::new()
+        .name("ravn-health".into())
+        .spawn(move || health::run(h, sh))
+        .map(Some)
+        .map_err(|e| DaemonError(format!("starting the health thread: {e}")))
 }
 
 /// SIGHUP: builds the new engine here, hands it to the matcher and drops the old one once

@@ -35,6 +35,15 @@ pub fn text_report(shared: &Shared) -> String {
     for (n, v) in c.iter() {
         out.push_str(&format!("{n} {v}\n"));
     }
+    let h = &shared.health;
+    if h.running.load(Ordering::Relaxed) {
+        out.push_str(&format!(
+            "heartbeat.state {}\n",
+            crate::heartbeat::health::state_from_code(h.state.load(Ordering::Relaxed))
+        ));
+        h.counters
+            .for_each(|n, v| out.push_str(&format!("{n} {v}\n")));
+    }
     out
 }
 

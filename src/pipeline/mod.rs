@@ -87,6 +87,8 @@ pub struct Shared {
     /// The matcher thread's kernel thread id (for tests and `ravn stats`).
     pub matcher_tid: AtomicI32,
     pub started: Instant,
+    /// The heartbeat watch's counters and the monitor's state.
+    pub health: Arc<crate::heartbeat::health::HealthShared>,
 }
 
 impl Shared {
@@ -106,6 +108,7 @@ impl Shared {
             capture_error: Mutex::new(None),
             matcher_tid: AtomicI32::new(0),
             started: Instant::now(),
+            health: Arc::new(crate::heartbeat::health::HealthShared::new(Arc::default())),
         }
     }
 
@@ -248,6 +251,9 @@ pub fn run_matcher(
             });
         }
         frames.release(n);
+        if n > 0 {
+            shared.health.counters.add_packets(n as u64);
+        }
         if n == 0 {
             if shared.capture_done.load(Ordering::Acquire) && frames.available() == 0 {
                 break;

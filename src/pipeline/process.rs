@@ -23,6 +23,8 @@ pub struct Processor {
     /// IPS mode (`--simulate-ips`).
     ips: bool,
     eve_alert: EveAlertOptions,
+    /// The heartbeat sids' alerts are verified and counted here (the daemon sets it).
+    pub heartbeat: Option<crate::heartbeat::watch::HeartbeatWatch>,
 }
 
 /// What one packet gives the outputs.
@@ -78,6 +80,7 @@ impl Processor {
             alerts: PacketAlerts::new(),
             ips: cfg.simulate_ips,
             eve_alert: cfg.outputs.eve.alert,
+            heartbeat: None,
         }
     }
 
@@ -104,6 +107,18 @@ impl Processor {
         engine.inspect(&p, fctx, &mut self.alerts);
         if self.alerts.is_empty() && !self.alerts.tagged {
             return 0;
+        }
+        if let Some(w) = &mut self.heartbeat {
+            if self
+                .alerts
+                .iter()
+                .any(|h| w.is_heartbeat(engine.sig(h).info.sid))
+            {
+                let ts_us = (p.ts.secs.max(0) as u64)
+                    .saturating_mul(1_000_000)
+                    .saturating_add(u64::from(p.ts.nanos / 1000));
+                w.seen(p.payload, ts_us);
+            }
         }
         let Some(ip) = p.ip else { return 0 };
         let flow = fref.map(|r| self.flows.get(r));
