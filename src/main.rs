@@ -513,7 +513,12 @@ fn check(cmd: CheckCmd) -> ExitCode {
         critical,
         stale: args.stale,
     };
-    let o = check::run(which, &path, &lim);
+    let mut o = check::run(which, &path, &lim);
+    if which == Which::Capture {
+        // the archive's failed flushes (issue: a full or read-only SD card) show here too
+        let run_dir = path.parent().unwrap_or(std::path::Path::new("."));
+        o = check::with_archive(o, ravn::archive::health(run_dir));
+    }
     println!("{}", o.line);
     ExitCode::from(o.code as u8)
 }

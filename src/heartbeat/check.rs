@@ -253,6 +253,35 @@ pub fn capture(path: &Path, read: Result<Status, ReadError>, now: f64, lim: &Lim
     )
 }
 
+/// Adds the SD-card archive's health (`archive.status` in the run directory) to a capture
+/// check: failed flushes make an OK result a WARNING and are named in the text. Without an
+/// archive status (archive off) the outcome is unchanged.
+pub fn with_archive(o: Outcome, archive: Option<(bool, String)>) -> Outcome {
+    let Some((ok, text)) = archive else {
+        return o;
+    };
+    let (head, perf) = match o.line.split_once(" | ") {
+        Some((h, p)) => (h.to_string(), Some(p.to_string())),
+        None => (o.line.clone(), None),
+    };
+    let code = if !ok && o.code == Code::Ok {
+        Code::Warning
+    } else {
+        o.code
+    };
+    let head = if code == o.code {
+        head
+    } else {
+        head.replacen(o.code.name(), code.name(), 1)
+    };
+    let mut line = if ok { head } else { format!("{head}; {text}") };
+    if let Some(p) = perf {
+        line.push_str(" | ");
+        line.push_str(&p);
+    }
+    Outcome { code, line }
+}
+
 /// Runs a check on the file at `path` now.
 pub fn run(which: Which, path: &Path, lim: &Limits) -> Outcome {
     let now = crate::replay::now();
@@ -414,6 +443,34 @@ mod tests {
             assert_eq!(o.code, Code::Critical);
             assert!(o.line.contains("the daemon stopped 3s ago"), "{}", o.line);
         }
+    }
+
+    #[test]
+    fn archive_failures_warn_in_the_capture_check() {
+        let ok = cap(sample(NOW));
+        let o = with_archive(
+            Outcome {
+                code: ok.code,
+                line: ok.line.clone(),
+            },
+            Some((false, "archive: 3 flushes, 2 failed".into())),
+        );
+        assert_eq!(o.code, Code::Warning);
+        assert!(
+            o.line.starts_with("RAVN CAPTURE WARNING - 0.00% dropped")
+                && o.line
+                    .contains("; archive: 3 flushes, 2 failed | dropped_pct="),
+            "{}",
+            o.line
+        );
+        let same = with_archive(
+            Outcome {
+                code: ok.code,
+                line: ok.line.clone(),
+            },
+            Some((true, "archive: fine".into())),
+        );
+        assert_eq!((same.code, same.line), (ok.code, ok.line));
     }
 
     #[test]
