@@ -74,16 +74,6 @@ impl<'a> std::ops::Deref for PacketList<'a> {
     }
 }
 
-impl<'a> std::ops::DerefMut for PacketList<'a> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut [Packet<'a>] {
-        // SAFETY: as for `deref`.
-        unsafe {
-            std::slice::from_raw_parts_mut(self.buf.as_mut_ptr().cast::<Packet<'a>>(), self.len)
-        }
-    }
-}
-
 impl std::fmt::Debug for PacketList<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.iter()).finish()
