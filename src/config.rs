@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::decode::UdpTunnel;
 use crate::detect::ActionOrder;
 use crate::exception_policy::{self, Policy, PolicyValue};
 use crate::flow::Timeouts;
@@ -157,13 +158,123 @@ pub struct DecoderConfig {
     /// Decapsulate TZSP (MikroTik packet streaming) found on `tzsp-port`.
     pub tzsp: bool,
     pub tzsp_port: u16,
+    /// Suricata's `decoder.teredo`: IPv6 in UDP found by heuristics, on `ports` (a port
+    /// group; `any` for every port).
+    pub teredo: UdpTunnelConfig,
+    /// Suricata's `decoder.vxlan`.
+    pub vxlan: UdpTunnelConfig,
+    /// Suricata's `decoder.geneve`.
+    pub geneve: UdpTunnelConfig,
 }
 
 impl Default for DecoderConfig {
+    /// TZSP on 37008; the UDP tunnels as Suricata's suricata.yaml sets them.
     fn default() -> Self {
         DecoderConfig {
             tzsp: true,
             tzsp_port: 37008,
+            teredo: UdpTunnelConfig::default_for(UdpTunnelKind::Teredo),
+            vxlan: UdpTunnelConfig::default_for(UdpTunnelKind::Vxlan),
+            geneve: UdpTunnelConfig::default_for(UdpTunnelKind::Geneve),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UdpTunnelKind {
+    Teredo,
+    Vxlan,
+    Geneve,
+}
+
+impl UdpTunnelKind {
+    const ALL: [UdpTunnelKind; 3] = [
+        UdpTunnelKind::Teredo,
+        UdpTunnelKind::Vxlan,
+        UdpTunnelKind::Geneve,
+    ];
+
+    fn key(self) -> &'static str {
+        match self {
+            UdpTunnelKind::Teredo => "teredo",
+            UdpTunnelKind::Vxlan => "vxlan",
+            UdpTunnelKind::Geneve => "geneve",
+        }
+    }
+
+    /// The port variable Suricata's suricata.yaml uses.
+    fn default_ports(self) -> &'static str {
+        match self {
+            UdpTunnelKind::Teredo => "$TEREDO_PORTS",
+            UdpTunnelKind::Vxlan => "$VXLAN_PORTS",
+            UdpTunnelKind::Geneve => "$GENEVE_PORTS",
+        }
+    }
+}
+
+/// One UDP tunnel decoder's settings (`decoder.vxlan`, `decoder.geneve`, `decoder.teredo`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct UdpTunnelConfig {
+    #[serde(default = "enabled_default")]
+    pub enabled: bool,
+    /// Ports in Suricata's syntax (`4789`, `[4789, 8472]`, `$VXLAN_PORTS`); at most four
+    /// are used. Absent: the port variable of Suricata's suricata.yaml.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<PortsValue>,
+}
+
+fn enabled_default() -> bool {
+    true
+}
+
+impl UdpTunnelConfig {
+    fn default_for(kind: UdpTunnelKind) -> UdpTunnelConfig {
+        UdpTunnelConfig {
+            enabled: true,
+            ports: Some(PortsValue::Text(kind.default_ports().into())),
+        }
+    }
+}
+
+/// A port setting: text in Suricata's port syntax, a bare number, or a list (as `--set` and
+/// TOML give them).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum PortsValue {
+    Text(String),
+    Number(i64),
+    List(Vec<PortsValue>),
+}
+
+impl PortsValue {
+    /// In Suricata's syntax.
+    pub fn text(&self) -> String {
+        match self {
+            PortsValue::Text(s) => s.clone(),
+            PortsValue::Number(n) => n.to_string(),
+            PortsValue::List(v) => {
+                let items: Vec<String> = v.iter().map(PortsValue::text).collect();
+                format!("[{}]", items.join(","))
+            }
+        }
+    }
+}
+
+impl DecoderConfig {
+    fn udp_tunnel(&self, kind: UdpTunnelKind) -> &UdpTunnelConfig {
+        match kind {
+            UdpTunnelKind::Teredo => &self.teredo,
+            UdpTunnelKind::Vxlan => &self.vxlan,
+            UdpTunnelKind::Geneve => &self.geneve,
+        }
+    }
+
+    fn udp_tunnel_mut(&mut self, kind: UdpTunnelKind) -> &mut UdpTunnelConfig {
+        match kind {
+            UdpTunnelKind::Teredo => &mut self.teredo,
+            UdpTunnelKind::Vxlan => &mut self.vxlan,
+            UdpTunnelKind::Geneve => &mut self.geneve,
         }
     }
 }
@@ -291,6 +402,12 @@ impl Config {
             ConfigError(format!("{origin}: key `{path}`: {}", e.into_inner()))
         })?;
         cfg.simulate_ips = simulate_ips;
+        for kind in UdpTunnelKind::ALL {
+            let t = cfg.decoder.udp_tunnel_mut(kind);
+            if t.ports.is_none() {
+                t.ports = Some(PortsValue::Text(kind.default_ports().into()));
+            }
+        }
         cfg.validate(origin)?;
         Ok(cfg)
     }
@@ -335,6 +452,11 @@ impl Config {
                 ConfigError(format!("{origin}: key `vars.port-groups.{name}`: {e}"))
             })?;
         }
+        for kind in UdpTunnelKind::ALL {
+            self.udp_tunnel(kind, &vars).map_err(|e| {
+                ConfigError(format!("{origin}: key `decoder.{}.ports`: {e}", kind.key()))
+            })?;
+        }
         Ok(())
     }
 
@@ -351,6 +473,48 @@ impl Config {
             self.stream.midstream,
             self.simulate_ips,
         )
+    }
+
+    /// One UDP tunnel decoder as Suricata configures it (Decode*Config): off when disabled;
+    /// Teredo's `any` is every port; otherwise the first four ports of the port group.
+    fn udp_tunnel(&self, kind: UdpTunnelKind, vars: &Vars) -> Result<UdpTunnel, String> {
+        let t = self.decoder.udp_tunnel(kind);
+        if !t.enabled {
+            return Ok(UdpTunnel::disabled());
+        }
+        let text = t
+            .ports
+            .as_ref()
+            .map(PortsValue::text)
+            .unwrap_or_else(|| kind.default_ports().to_string());
+        if kind == UdpTunnelKind::Teredo && text == "any" {
+            return Ok(UdpTunnel::any_port());
+        }
+        let ports = crate::rules::decoder_ports(&text, vars)?;
+        if ports.len() > UdpTunnel::MAX_PORTS {
+            log::warn!(
+                "decoder.{}.ports: more than {} ports; only {:?} are used",
+                kind.key(),
+                UdpTunnel::MAX_PORTS,
+                &ports[..UdpTunnel::MAX_PORTS]
+            );
+        }
+        Ok(UdpTunnel::on_ports(&ports))
+    }
+
+    /// The decoder's settings (the configuration was validated when it was loaded).
+    pub fn decoder_config(&self) -> crate::decode::DecoderConfig {
+        let vars = self.rule_vars();
+        let defaults = crate::decode::DecoderConfig::default();
+        let tunnel = |kind, fallback| self.udp_tunnel(kind, &vars).unwrap_or(fallback);
+        crate::decode::DecoderConfig {
+            tzsp: self.decoder.tzsp,
+            tzsp_port: self.decoder.tzsp_port,
+            teredo: tunnel(UdpTunnelKind::Teredo, defaults.teredo),
+            vxlan: tunnel(UdpTunnelKind::Vxlan, defaults.vxlan),
+            geneve: tunnel(UdpTunnelKind::Geneve, defaults.geneve),
+            ..defaults
+        }
     }
 
     /// Suricata's default variables overlaid with the configured ones.
@@ -667,6 +831,56 @@ mod tests {
         );
         assert!(!c.outputs.append);
         assert_eq!(c.flow.max_flows, 10);
+    }
+
+    #[test]
+    fn udp_tunnel_decoders_as_suricata_configures_them() {
+        let d = Config::default().decoder_config();
+        assert_eq!(d.vxlan.ports(), [4789]);
+        assert_eq!(d.geneve.ports(), [6081]);
+        assert_eq!(d.teredo.ports(), [3544]);
+        assert!(d.vxlan.applies(4789, 1) && d.vxlan.applies(1, 4789) && !d.vxlan.applies(1, 2));
+
+        let c = Config::from_str_with_sets(
+            "[decoder.vxlan]\nenabled = true\n[vars.port-groups]\nGENEVE_PORTS = \"[6081,7000]\"\n",
+            "t",
+            &[
+                "decoder.teredo.ports=any".into(),
+                "decoder.vxlan.ports=[4789,8472]".into(),
+            ],
+        )
+        .unwrap();
+        // A table without `ports` gets the default back, as it prints in `ravn config`.
+        assert_eq!(
+            c.decoder.geneve.ports,
+            Some(PortsValue::Text("$GENEVE_PORTS".into()))
+        );
+        let d = c.decoder_config();
+        assert_eq!(d.vxlan.ports(), [4789, 8472]);
+        assert_eq!(d.geneve.ports(), [6081, 7000]);
+        assert!(d.teredo.applies(1, 2) && d.teredo.ports().is_empty());
+
+        let c = Config::from_str_with_sets(
+            "",
+            "t",
+            &[
+                "decoder.vxlan.enabled=false".into(),
+                "decoder.geneve.ports=9000".into(),
+                "decoder.teredo.ports=[1,2,3,4,5]".into(),
+            ],
+        )
+        .unwrap();
+        let d = c.decoder_config();
+        assert!(!d.vxlan.enabled && !d.vxlan.applies(4789, 4789));
+        assert_eq!(d.geneve.ports(), [9000]);
+        assert_eq!(d.teredo.ports(), [1, 2, 3, 4], "Suricata keeps four ports");
+
+        let e = Config::from_str_with_sets("", "x.toml", &["decoder.vxlan.ports=[4789".into()])
+            .unwrap_err();
+        assert!(e.0.contains("decoder.vxlan.ports"), "{e}");
+        let e =
+            Config::from_str_with_sets("[decoder.geneve]\nport = 1\n", "x.toml", &[]).unwrap_err();
+        assert!(e.0.contains("port"), "{e}");
     }
 
     #[test]

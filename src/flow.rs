@@ -47,17 +47,25 @@ impl Default for Timeouts {
     }
 }
 
-/// A normalised flow key: the lower endpoint first, so both directions hash alike.
+/// A normalised flow key: the lower endpoint first, so both directions hash alike. As in
+/// Suricata's flow hash, the tunnel depth is part of it: a packet out of a tunnel never
+/// shares a flow with a packet at another depth (and packets out of different tunnels at
+/// the same depth do share one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FlowKey {
     pub lo: (IpAddr, u16),
     pub hi: (IpAddr, u16),
     pub proto: u8,
     pub vlan: [u16; 2],
+    pub depth: u8,
 }
 
 impl FlowKey {
+    /// The key of a packet that belongs to a flow (`Packet::wants_flow`).
     pub fn of(p: &Packet<'_>) -> Option<FlowKey> {
+        if !p.wants_flow {
+            return None;
+        }
         let ip = p.ip?;
         let (sp, dp) = match p.l4 {
             L4::Tcp(t) => (t.src_port, t.dst_port),
@@ -76,6 +84,7 @@ impl FlowKey {
             hi,
             proto: ip.proto,
             vlan,
+            depth: p.depth,
         })
     }
 }
@@ -141,6 +150,28 @@ impl Direction {
     }
 }
 
+/// An application-layer protocol as a flow knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AppProto {
+    /// Not looked for yet.
+    #[default]
+    Unknown,
+    /// Looked for and not found (EVE's "failed").
+    Failed,
+    Known(&'static str),
+}
+
+impl AppProto {
+    /// The name EVE prints, if any.
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            AppProto::Unknown => None,
+            AppProto::Failed => Some("failed"),
+            AppProto::Known(n) => Some(n),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Flow {
     pub key: FlowKey,
@@ -161,10 +192,11 @@ pub struct Flow {
     /// A pass rule matched for the whole flow: no more inspection.
     pub pass: bool,
     pub alerted: bool,
-    /// The application protocol, once identified (`applayer`).
-    pub app_proto: Option<&'static str>,
-    /// Identification was tried (and, if `app_proto` is None, failed).
-    pub app_probed: bool,
+    /// The flow's application protocol (Suricata's `alproto`), and what detection found in
+    /// each direction (`alproto_ts`, `alproto_tc`). UDP only today (`applayer`).
+    pub app: AppProto,
+    pub app_ts: AppProto,
+    pub app_tc: AppProto,
     pub tcp: TcpState,
     pub tcp_client: TcpSide,
     pub tcp_server: TcpSide,
@@ -174,6 +206,15 @@ pub struct Flow {
     /// Flowbits (indexes assigned by the detection engine).
     pub bits: FlowBits,
     lru: u32,
+}
+
+impl Flow {
+    /// EVE's `app_proto`, `app_proto_ts` and `app_proto_tc` (the per-direction ones only
+    /// where they differ from the flow's), as Suricata's EveAddAppProto prints them.
+    pub fn app_names(&self) -> [Option<&'static str>; 3] {
+        let differs = |d: AppProto| d.name().filter(|_| d != self.app);
+        [self.app.name(), differs(self.app_ts), differs(self.app_tc)]
+    }
 }
 
 /// A small fixed bitset for flowbits: 512 distinct names per ruleset (ET Open uses ~370).
@@ -322,7 +363,8 @@ impl FlowTable {
         }
     }
 
-    /// Find or create the packet's flow and account the packet to it.
+    /// Find or create the packet's flow and account the packet to it. None for a packet
+    /// without a flow (see `Packet::wants_flow`).
     pub fn update(&mut self, p: &Packet<'_>) -> Option<FlowRef> {
         let key = FlowKey::of(p)?;
         let ip = p.ip?;
@@ -402,10 +444,7 @@ impl FlowTable {
             (f.state == FlowState::Established, false)
         };
         if let L4::Udp(u) = p.l4 {
-            if !f.app_probed && !p.payload.is_empty() {
-                f.app_probed = true;
-                f.app_proto = crate::applayer::probe_udp(u.src_port, u.dst_port, p.payload);
-            }
+            udp_app_detect(f, dir, u.src_port, u.dst_port, p.payload);
         }
         Some(FlowRef {
             slot,
@@ -481,8 +520,9 @@ impl FlowTable {
             iponly_toclient: false,
             pass: false,
             alerted: false,
-            app_proto: None,
-            app_probed: false,
+            app: AppProto::Unknown,
+            app_ts: AppProto::Unknown,
+            app_tc: AppProto::Unknown,
             tcp: TcpState::None,
             tcp_client: TcpSide::default(),
             tcp_server: TcpSide::default(),
@@ -513,6 +553,55 @@ fn midstream_exception(state: TcpState, flags: u8) -> bool {
 
 /// The TCP state machine, reduced to what detection observes: handshake, establishment,
 /// closing, and sequence progress per side.
+/// Suricata's AppLayerHandleUdp, protocol detection part: each direction's first packet is
+/// probed (whatever its payload); the flow takes the first protocol found, and is "failed"
+/// from its first packet on until one is. Not yet: reversing the flow when the probe says
+/// the packet came from the server (Suricata's `reverse_flow`).
+fn udp_app_detect(f: &mut Flow, dir: Direction, sp: u16, dp: u16, payload: &[u8]) {
+    if f.app_ts == AppProto::Failed && f.app_tc == AppProto::Failed {
+        return;
+    }
+    let (this, other) = match dir {
+        Direction::ToServer => (f.app_ts, f.app_tc),
+        Direction::ToClient => (f.app_tc, f.app_ts),
+    };
+    if this != AppProto::Unknown {
+        return;
+    }
+    let found = match crate::applayer::probe_udp(sp, dp, payload) {
+        Some(name) => AppProto::Known(name),
+        None => AppProto::Unknown,
+    };
+    let this = match found {
+        AppProto::Unknown if other != AppProto::Unknown => {
+            f.app = other;
+            other
+        }
+        AppProto::Unknown => AppProto::Failed,
+        AppProto::Failed => {
+            if other != AppProto::Unknown {
+                f.app = other;
+            }
+            AppProto::Failed
+        }
+        AppProto::Known(_) => {
+            // Two different protocols: Suricata keeps the first (and raises an app-layer
+            // event ravn does not have yet).
+            if !matches!(other, AppProto::Known(_)) {
+                f.app = found;
+            }
+            found
+        }
+    };
+    if other == AppProto::Unknown && f.app == AppProto::Unknown {
+        f.app = AppProto::Failed;
+    }
+    match dir {
+        Direction::ToServer => f.app_ts = this,
+        Direction::ToClient => f.app_tc = this,
+    }
+}
+
 fn tcp_track(f: &mut Flow, dir: Direction, t: &crate::decode::TcpHdr, len: u32, midstream: bool) {
     use crate::decode::packet::tcpflag::*;
     let syn = t.flags & SYN != 0;
@@ -618,4 +707,87 @@ fn flow_id(key: &FlowKey, ts: Timestamp, seq: u64) -> u64 {
     ts.hash(&mut h);
     seq.hash(&mut h);
     h.finish() & ((1u64 << 51) - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::{Frame, LinkType};
+    use crate::decode::{Decoded, Decoder};
+
+    /// Raw IPv4 + UDP between 10.0.0.1 and 10.0.0.2 (`up`: from .1), as a decoded frame.
+    fn udp(dec: &mut Decoder, up: bool, sp: u16, dp: u16, payload: &[u8]) -> Decoded<'static> {
+        let (a, b) = if up { (1, 2) } else { (2, 1) };
+        let total = (28 + payload.len()) as u16;
+        let mut v = vec![
+            0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, a, 10, 0, 0, b,
+        ];
+        v[2..4].copy_from_slice(&total.to_be_bytes());
+        v.extend_from_slice(&sp.to_be_bytes());
+        v.extend_from_slice(&dp.to_be_bytes());
+        v.extend_from_slice(&(8 + payload.len() as u16).to_be_bytes());
+        v.extend_from_slice(&[0, 0]);
+        v.extend_from_slice(payload);
+        let data: &'static [u8] = Box::leak(v.into_boxed_slice());
+        dec.decode(&Frame {
+            ts: Timestamp { secs: 1, nanos: 0 },
+            link: LinkType::Raw,
+            data,
+            orig_len: data.len() as u32,
+        })
+    }
+
+    /// A DNS query for example.com.
+    const DNS: &[u8] =
+        b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01";
+
+    #[test]
+    fn udp_app_proto_as_suricata_sets_it() {
+        let mut dec = Decoder::new();
+        let mut t = FlowTable::new(16, Timeouts::default());
+        // Not DNS: "failed" from the first packet, whatever the reply.
+        let r = t
+            .update(udp(&mut dec, true, 40000, 7777, b"hello").root())
+            .unwrap();
+        assert_eq!(t.get(r).app_names(), [Some("failed"), None, None]);
+        let r = t
+            .update(udp(&mut dec, false, 7777, 40000, b"").root())
+            .unwrap();
+        assert_eq!(t.get(r).app_names(), [Some("failed"), None, None]);
+        // DNS both ways.
+        let r = t
+            .update(udp(&mut dec, true, 40001, 53, DNS).root())
+            .unwrap();
+        assert_eq!(t.get(r).app_names(), [Some("dns"), None, None]);
+        let r = t
+            .update(udp(&mut dec, false, 53, 40001, DNS).root())
+            .unwrap();
+        assert_eq!(t.get(r).app_names(), [Some("dns"), None, None]);
+        // Not DNS first, then DNS the other way: the flow becomes DNS, the first direction
+        // stays "failed" (EVE's app_proto_ts).
+        let r = t
+            .update(udp(&mut dec, true, 40002, 53, b"garbage").root())
+            .unwrap();
+        assert_eq!(t.get(r).app_names(), [Some("failed"), None, None]);
+        let r = t
+            .update(udp(&mut dec, false, 53, 40002, DNS).root())
+            .unwrap();
+        assert_eq!(t.get(r).app_names(), [Some("dns"), Some("failed"), None]);
+    }
+
+    #[test]
+    fn tunnel_depth_separates_flows() {
+        let mut dec = Decoder::new();
+        let mut t = FlowTable::new(16, Timeouts::default());
+        let plain = udp(&mut dec, true, 1, 2, b"x");
+        let mut inner = *plain.root();
+        inner.depth = 1;
+        let a = t.update(plain.root()).unwrap();
+        let b = t.update(&inner).unwrap();
+        assert_ne!(t.get(a).id, t.get(b).id);
+        let mut no_flow = inner;
+        no_flow.wants_flow = false;
+        assert!(t.update(&no_flow).is_none());
+        assert_eq!(t.stats.total, 2);
+    }
 }

@@ -1,12 +1,14 @@
 //! No heap allocation per packet in steady state.
 //!
 //! A counting `#[global_allocator]` wraps the system allocator in this test binary. The
-//! pipeline is built from the library API as `ravn::replay::run` builds it (capture::open →
-//! Decoder → FlowTable → Engine::inspect → Outputs), with the heartbeat rule, a few content,
-//! IP-only, host/pair-bit and tag rules that fire on the corpus, and the ET Open rules ravn loads. It replays a
-//! 100,000-packet `gen_traffic.py` capture: the first half warms up (flows, buffers, first
-//! log lines), the second half and then a second pass over the whole capture are counted.
-//! Both must allocate nothing.
+//! pipeline is `ravn replay`'s and the daemon's per-frame path, `Processor::process` (decode,
+//! flows, `Engine::inspect`), into `Outputs`, fed from `capture::open`, with the heartbeat
+//! rule, a few content, IP-only, host/pair-bit and tag rules that fire on the corpus, and the
+//! ET Open rules ravn loads. It replays a 100,000-packet `gen_traffic.py` capture: the first
+//! half warms up (flows, buffers, first log lines), the second half and then a second pass
+//! over the whole capture are counted; then the tunnelled-traffic capture of
+//! `tests/data/gen_tunnel_pcap.py`, once to warm up and once counted. All must allocate
+//! nothing.
 //!
 //! To see where allocations come from, run with `RAVN_ALLOC_BACKTRACE=1` (the first 1000
 //! counted allocations), `=N` or `=all` in a build that keeps symbols, e.g.
@@ -25,10 +27,9 @@ use std::sync::Mutex;
 
 use ravn::capture::{self, FrameSource};
 use ravn::config::Config;
-use ravn::decode::{Decoder, DecoderConfig, L4};
-use ravn::detect::{Engine, FlowCtx, PacketAlerts};
-use ravn::flow::FlowTable;
-use ravn::output::{AlertRecord, Outputs};
+use ravn::detect::Engine;
+use ravn::output::Outputs;
+use ravn::pipeline::process::{Emit, Processor};
 
 use support::*;
 
@@ -127,19 +128,23 @@ fn start_counting() {
     COUNTING.with(|c| c.set(true));
 }
 
-/// The pipeline of `ravn::replay::run`, one packet at a time.
-struct Pipeline {
+/// The per-frame path of `ravn replay` and the daemon (`Processor::process`) into `Outputs`,
+/// counting allocations in a window.
+struct Harness {
     engine: Engine,
-    decoder: Decoder,
-    flows: FlowTable,
-    alerts: PacketAlerts,
+    proc: Processor,
     outputs: Outputs,
 }
 
-impl Pipeline {
+impl Harness {
     /// Run all of `source`; count the allocations made after the first `count_from` packets
     /// (None: count nothing). Returns the packets read and the counted window.
     fn run(&mut self, source: &mut dyn FrameSource, count_from: Option<u64>) -> (u64, Window) {
+        let Harness {
+            engine,
+            proc,
+            outputs,
+        } = self;
         let mut pcap_cnt = 0u64;
         let mut w = Window::default();
         if count_from == Some(0) {
@@ -156,57 +161,21 @@ impl Pipeline {
             if counting {
                 w.packets += 1;
             }
-            let p = self.decoder.decode(&frame);
-            let fref = self.flows.update(&p);
-            let fctx = fref.map(|r| FlowCtx {
-                dir: r.dir,
-                established: r.established,
-                no_inspect: r.no_inspect,
-                flow: self.flows.get_mut(r),
-            });
-            self.engine.inspect(&p, fctx, &mut self.alerts);
-            if !self.alerts.is_empty() {
-                if let Some(ip) = p.ip {
-                    let flow = fref.map(|r| self.flows.get(r));
-                    let icmp = match p.l4 {
-                        L4::Icmp(i) => Some((i.icmp_type, i.code)),
-                        _ => None,
-                    };
-                    let ports = match p.l4 {
-                        L4::Tcp(t) => Some((t.src_port, t.dst_port)),
-                        L4::Udp(u) => Some((u.src_port, u.dst_port)),
-                        _ => None,
-                    };
-                    for hit in self.alerts.iter() {
-                        let rec = AlertRecord {
-                            ts: p.ts,
-                            pcap_cnt: Some(pcap_cnt),
-                            sig: &self.engine.sig(hit).info,
-                            src: ip.src,
-                            dst: ip.dst,
-                            ports,
-                            icmp,
-                            proto: ip.proto,
-                            vlan: &p.vlan[..p.vlan_count as usize],
-                            flow,
-                            direction: fref.map(|r| r.dir),
-                            app_proto: flow.and_then(|f| f.app_proto),
-                            pkt_src: "wire/pcap",
-                            ips: false,
-                            verdict: Some((self.alerts.verdict, self.alerts.drop)),
-                        };
-                        self.outputs.alert(&rec).expect("write alert");
-                        if counting {
-                            w.alerts += 1;
-                        }
-                    }
+            let n = proc.process(engine, &frame, Some(pcap_cnt), "wire/pcap", |e| {
+                match e {
+                    Emit::Alert(rec) => outputs.alert(rec),
+                    Emit::TaggedPacket(rec) => outputs.tagged_packet(rec),
                 }
+                .expect("write alert")
+            });
+            if counting {
+                w.alerts += n as u64;
             }
             if count_from == Some(pcap_cnt) {
                 start_counting();
             }
         }
-        self.outputs.flush().expect("flush outputs");
+        outputs.flush().expect("flush outputs");
         COUNTING.with(|c| c.set(false));
         if count_from.is_some() {
             w.allocs = ALLOCS.load(Ordering::SeqCst);
@@ -304,6 +273,8 @@ fn steady_state_pipeline_does_not_allocate_per_packet() {
     let mut cfg = Config::default();
     cfg.rules.classification_file = reference_classification(&shared);
     cfg.outputs.append = false;
+    // the alert path with EVE's verdict object too
+    cfg.outputs.eve.alert.verdict = true;
     let classes = ravn::replay::load_classifications(&cfg).unwrap();
     let loaded = ravn::replay::load_rules(&files, &cfg, &classes).unwrap();
     let n_rules = loaded.rules.len();
@@ -322,15 +293,9 @@ fn steady_state_pipeline_does_not_allocate_per_packet() {
 
     let out_dir = work.join("logs");
     let outputs = Outputs::open(&out_dir, &cfg.outputs).unwrap();
-    let mut pl = Pipeline {
+    let mut pl = Harness {
         engine,
-        decoder: Decoder::with_config(DecoderConfig {
-            tzsp: cfg.decoder.tzsp,
-            tzsp_port: cfg.decoder.tzsp_port,
-            ..DecoderConfig::default()
-        }),
-        flows: FlowTable::new(cfg.flow.max_flows, cfg.flow.timeouts),
-        alerts: PacketAlerts::new(),
+        proc: Processor::new(&cfg),
         outputs,
     };
     // RAVN_ALLOC_BACKTRACE=1: trace the first 1000 counted allocations; =N: the first N;
@@ -354,20 +319,31 @@ fn steady_state_pipeline_does_not_allocate_per_packet() {
     // timestamps start over).
     let mut src = capture::open(&pcap).unwrap();
     let (n2, second_pass) = pl.run(src.as_mut(), Some(0));
+    drop(src);
+    // Pass 3: tunnelled traffic (every tunnel, two levels deep), once to warm up, once
+    // counted.
+    let tunnels = work.join("tunnels.pcap");
+    gen_tunnel_pcap(&tunnels);
+    let mut src = capture::open(&tunnels).unwrap();
+    let (n3, _) = pl.run(src.as_mut(), None);
+    let mut src = capture::open(&tunnels).unwrap();
+    let (_, tunnel_pass) = pl.run(src.as_mut(), Some(0));
     TRACE.store(false, Ordering::SeqCst);
     drop(src);
     assert_eq!(n1, packets, "corpus size");
     assert_eq!(n2, packets, "corpus size");
+    assert!(n3 > 20, "tunnel capture size");
 
     println!(
         "{} rules loaded; capture {} ({n1} packets); flows active {}",
         n_rules,
         show(&pcap),
-        pl.flows.active()
+        pl.proc.flows.active()
     );
     for (name, w) in [
         ("pass 1, second half", second_half),
         ("pass 2, whole capture", second_pass),
+        ("pass 3, tunnels", tunnel_pass),
     ] {
         println!(
             "{name:<22}: {:>7} packets, {:>6} alerts, {:>6} allocations ({} reallocs, {} bytes), {:.4} per packet",
@@ -380,7 +356,7 @@ fn steady_state_pipeline_does_not_allocate_per_packet() {
         );
     }
     assert!(
-        second_half.alerts > 0 && second_pass.alerts > 0,
+        second_half.alerts > 0 && second_pass.alerts > 0 && tunnel_pass.alerts > 0,
         "the alert path must run in the measured windows"
     );
 
@@ -394,18 +370,21 @@ fn steady_state_pipeline_does_not_allocate_per_packet() {
             println!("  {n:>6} x {s}");
         }
     }
-    let total = second_half.allocs + second_pass.allocs;
+    let total = second_half.allocs + second_pass.allocs + tunnel_pass.allocs;
     assert_eq!(
         total,
         0,
         "heap allocations per packet in steady state: {:.4} (second half of pass 1: {} in {} \
-         packets; second pass: {} in {} packets); rerun with RAVN_ALLOC_BACKTRACE=1 \
-         -- --nocapture in a build with symbols to see the call sites",
-        total as f64 / (second_half.packets + second_pass.packets).max(1) as f64,
+         packets; second pass: {} in {} packets; tunnels: {} in {} packets); rerun with \
+         RAVN_ALLOC_BACKTRACE=1 -- --nocapture in a build with symbols to see the call sites",
+        total as f64
+            / (second_half.packets + second_pass.packets + tunnel_pass.packets).max(1) as f64,
         second_half.allocs,
         second_half.packets,
         second_pass.allocs,
-        second_pass.packets
+        second_pass.packets,
+        tunnel_pass.allocs,
+        tunnel_pass.packets
     );
 }
 

@@ -42,7 +42,8 @@ fn decode_file(path: &Path, decoder: &mut Decoder) -> Vec<(ravn::capture::Timest
     let mut src = capture::open(path).unwrap_or_else(|e| panic!("{e}"));
     let mut out = Vec::new();
     while let Some(frame) = src.next_frame().unwrap_or_else(|e| panic!("{e}")) {
-        let p = decoder.decode(&frame);
+        let d = decoder.decode(&frame);
+        let p = d.root();
         out.push((
             p.ts,
             Seen {

@@ -2,10 +2,12 @@
 //!
 //! `tests/data/gen_decode_pcaps.py` (scapy) writes capture files covering Ethernet, VLAN,
 //! QinQ, IPv4 options and fragments, IPv6 extension headers, TCP options, UDP, ICMP, ICMPv6,
-//! GRE, IP-in-IP, TZSP, Linux SLL/SLL2, raw IP and BSD null, in both byte orders and both
-//! timestamp resolutions; editcap/mergecap add pcapng copies (one with three interfaces of
-//! different link types). Every packet is read with `capture::open` and decoded with
-//! `Decoder`, then compared with tshark's dissection of the innermost layers.
+//! GRE, IP-in-IP, VXLAN, Geneve, Teredo, NSH, MPLS, TZSP, Linux SLL/SLL2, raw IP and BSD null,
+//! in both byte orders and both timestamp resolutions; editcap/mergecap add pcapng copies
+//! (one with three interfaces of different link types). Every packet is read with
+//! `capture::open` and decoded with `Decoder`; its innermost packet (the deepest tunnelled
+//! one) is compared with tshark's dissection of the innermost layers, and its tunnel depth
+//! with the tunnels in tshark's stack.
 //!
 //! Needs tshark and scapy: `apt-get install -y tshark python3-scapy` (or `pip install scapy`).
 
@@ -200,17 +202,28 @@ fn tshark(path: &Path) -> Vec<Row> {
 }
 
 /// The layers ravn is expected to decode, from tshark's protocol stack: up to and including
-/// the first transport (TCP, UDP, ICMP, ICMPv6) unless it is UDP carrying TZSP, and up to
-/// (excluding) the first layer ravn does not decapsulate (MPLS, PPPoE, SCTP, ...).
+/// the first transport (TCP, UDP, ICMP, ICMPv6) unless it is UDP carrying TZSP or a UDP
+/// tunnel, and up to (excluding) the first layer ravn does not decapsulate (PPPoE, SCTP, ...,
+/// and IPv4 in IPv4, which Suricata 7 leaves alone).
 fn expected_layers(protocols: &str) -> Vec<&str> {
     let stack: Vec<&str> = protocols.split(':').collect();
     let mut out = Vec::new();
     for (i, &l) in stack.iter().enumerate() {
         match l {
+            "ip" if out.last() == Some(&"ip") => break,
             "eth" | "ethertype" | "vlan" | "ieee8021ad" | "sll" | "null" | "raw" | "ip"
-            | "ipv6" | "gre" | "ah" | "tzsp" => out.push(l),
+            | "ipv6" | "gre" | "ah" | "tzsp" | "vxlan" | "geneve" | "teredo" | "nsh" | "mpls" => {
+                out.push(l)
+            }
             _ if l.starts_with("ipv6.") => out.push(l),
             "udp" if stack.get(i + 1) == Some(&"tzsp") => out.push(l),
+            // A UDP tunnel is a tunnel when it carries IP (VXLAN carrying ARP is not).
+            "udp"
+                if matches!(stack.get(i + 1), Some(&("vxlan" | "geneve" | "teredo")))
+                    && stack[i + 1..].iter().any(|&n| n == "ip" || n == "ipv6") =>
+            {
+                out.push(l)
+            }
             "tcp" | "udp" | "icmp" | "icmpv6" => {
                 out.push(l);
                 break;
@@ -219,6 +232,23 @@ fn expected_layers(protocols: &str) -> Vec<&str> {
         }
     }
     out
+}
+
+/// Where each tunnel in `layers` ends: what follows is a packet of its own in Suricata (and
+/// ravn), one level deeper. TZSP is not a tunnel here: it is part of capture.
+fn tunnel_ends(layers: &[&str]) -> Vec<usize> {
+    let ip = |l: &str| l == "ip" || l == "ipv6";
+    (0..layers.len())
+        .filter(|&i| {
+            let next = layers.get(i + 1).copied();
+            match layers[i] {
+                "vxlan" | "geneve" | "teredo" | "gre" => next.is_some(),
+                l if ip(l) => next.is_some_and(ip),
+                _ => false,
+            }
+        })
+        .map(|i| i + 1)
+        .collect()
 }
 
 fn count(layers: &[&str], name: &str) -> usize {
@@ -245,8 +275,23 @@ fn compare(what: &str, row: &Row, p: &Packet<'_>, bad: &mut Vec<String>) {
         Some(format!("{}.{:09}", p.ts.secs, p.ts.nanos)),
     );
 
-    // VLAN ids (for TZSP: those of the inner frame).
-    let start = layers.iter().position(|&l| l == "tzsp").unwrap_or(0);
+    // Tunnels: the innermost packet is as deep as tshark's stack has tunnels.
+    let ends = tunnel_ends(&layers);
+    check(
+        "tunnel depth",
+        Some(ends.len().to_string()),
+        Some(p.depth.to_string()),
+    );
+
+    // VLAN ids: those after the last tunnel, or after TZSP (a tunnelled packet starts with
+    // no VLAN of its carrier).
+    let start = ends
+        .last()
+        .copied()
+        .into_iter()
+        .chain(layers.iter().position(|&l| l == "tzsp"))
+        .max()
+        .unwrap_or(0);
     let (mut q, mut ad) = (
         count(&layers[..start], "vlan"),
         count(&layers[..start], "ieee8021ad"),
@@ -537,7 +582,8 @@ fn compare_file(path: &Path, skip_snapped: bool) -> (usize, Vec<String>) {
             break;
         };
         n += 1;
-        let p = dec.decode(&frame);
+        let decoded = dec.decode(&frame);
+        let p = *decoded.innermost();
         let snapped = row.num("frame.cap_len", 0) < row.num("frame.len", 0);
         if skip_snapped && snapped {
             continue;

@@ -94,9 +94,12 @@ fn no_allocation_per_alert_with_ring_and_archive() {
             flow: None,
             direction: None,
             app_proto: None,
+            app_proto_ts: None,
+            app_proto_tc: None,
             pkt_src: "wire/pcap",
             ips: false,
             verdict: None,
+            tunnel: None,
         };
         out.alert(&rec).unwrap();
     };

@@ -20,11 +20,16 @@ const LINKS: [LinkType; 8] = [
     LinkType::Other(147),
 ];
 
-fn check(p: &ravn::decode::Packet<'_>, data: &[u8]) {
-    // The views borrow the input; lengths stay within it.
-    assert!(p.payload.len() <= data.len());
-    assert!(p.frame.len() <= data.len());
-    assert!(p.vlan_count <= 3);
+fn check(d: &ravn::decode::Decoded<'_>, data: &[u8]) {
+    // The views borrow the input; lengths stay within it; tunnelled packets come first,
+    // the captured packet last.
+    for p in d.packets() {
+        assert!(p.payload.len() <= data.len());
+        assert!(p.frame.len() <= data.len());
+        assert!(p.vlan_count <= 3);
+    }
+    assert_eq!(d.root().depth, 0);
+    assert!(d.tunnelled().iter().all(|p| p.depth > 0));
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -47,8 +52,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(mut src) = open_reader(Cursor::new(data.to_vec()), "fuzz") {
         let mut n = 0;
         while let Ok(Some(frame)) = src.next_frame() {
-            let p = dec.decode(&frame);
-            assert!(p.payload.len() <= frame.data.len());
+            let d = dec.decode(&frame);
+            check(&d, frame.data);
             n += 1;
             if n > 10_000 {
                 break;

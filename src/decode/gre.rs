@@ -1,13 +1,13 @@
-//! GRE (RFC 1701/2784/2890 version 0): decapsulated to the IPv4, IPv6 or Ethernet inside.
-//! Version 1 (PPTP) is checked and counted but its PPP payload is not decoded.
+//! GRE (RFC 1701/2784/2890 version 0): the IPv4, IPv6, VLAN-tagged or Ethernet packet
+//! inside is a tunnelled packet of its own (`pkt_src` "gre tunnel"); the GRE packet itself
+//! has no flow. Version 1 (PPTP) is checked and counted but its PPP payload is not decoded,
+//! nor is ERSPAN.
 
 use super::ctx::{be16, Ctx};
-use super::ethernet::{
-    self, ETHERTYPE_8021AD, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_TEB,
-    ETHERTYPE_VLAN,
-};
+use super::ethernet::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_TEB, ETHERTYPE_VLAN};
+use super::packet::PktSrc;
 use super::stats::Counter;
-use super::{ipv4, ipv6};
+use super::tunnel::{self, Inner};
 
 pub const HEADER_LEN: usize = 4;
 
@@ -100,6 +100,7 @@ pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) {
             }
         }
         1 => {
+            // In Suricata's order.
             let problem = if f & F_CSUM != 0 {
                 Some(Counter::GreVersion1Chksum)
             } else if f & F_ROUTE != 0 {
@@ -110,10 +111,10 @@ pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) {
                 Some(Counter::GreVersion1Recur)
             } else if h.flags2() & FLAGS_MASK != 0 {
                 Some(Counter::GreVersion1Flags)
-            } else if f & F_KEY == 0 {
-                Some(Counter::GreVersion1NoKey)
             } else if h.protocol() != PROTO_PPP {
                 Some(Counter::GreVersion1WrongProtocol)
+            } else if f & F_KEY == 0 {
+                Some(Counter::GreVersion1NoKey)
             } else {
                 None
             };
@@ -140,11 +141,13 @@ pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) {
         }
     }
     let inner = &data[hlen..];
-    match h.protocol() {
-        ETHERTYPE_IPV4 => ipv4::decode(cx, inner),
-        ETHERTYPE_IPV6 => ipv6::decode(cx, inner),
-        ETHERTYPE_TEB => ethernet::decode(cx, inner),
-        ETHERTYPE_VLAN | ETHERTYPE_8021AD | ETHERTYPE_QINQ => ethernet::decode_vlan(cx, inner),
-        _ => {}
-    }
+    let kind = match h.protocol() {
+        ETHERTYPE_IPV4 => Inner::Ipv4,
+        ETHERTYPE_IPV6 => Inner::Ipv6,
+        ETHERTYPE_TEB => Inner::Ethernet,
+        // Only 802.1Q: Suricata's GRE does not take 802.1ad or QinQ tags.
+        ETHERTYPE_VLAN => Inner::Vlan,
+        _ => return,
+    };
+    tunnel::spawn(cx, inner, kind, PktSrc::Gre);
 }

@@ -76,6 +76,7 @@ pub(crate) fn decode_v4<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) {
     }
     cx.pkt.l4 = L4::Icmp(m.header());
     cx.pkt.payload = m.payload();
+    cx.pkt.wants_flow = true;
 }
 
 pub(crate) fn decode_v6<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) {
@@ -127,4 +128,5 @@ pub(crate) fn decode_v6<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) {
     }
     cx.pkt.l4 = L4::Icmp(m.header());
     cx.pkt.payload = m.payload();
+    cx.pkt.wants_flow = true;
 }

@@ -12,42 +12,44 @@ use super::stats::Counter;
 
 pub const HEADER_LEN: usize = 20;
 
-pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) {
+/// IPv4; false where Suricata's DecodeIPV4 fails (layer budget, header checks), which
+/// drops a tunnelled packet.
+pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) -> bool {
     cx.layer(Counter::Ipv4);
     if !cx.enter() {
-        return;
+        return false;
     }
     if data.len() < HEADER_LEN {
         cx.invalid(Counter::Ipv4PktTooSmall);
-        return;
+        return false;
     }
     if data[0] >> 4 != 4 {
         cx.invalid(Counter::Ipv4WrongIpVersion);
-        return;
+        return false;
     }
     let hlen = usize::from(data[0] & 0x0f) * 4;
     if hlen < HEADER_LEN {
         cx.invalid(Counter::Ipv4HlenTooSmall);
-        return;
+        return false;
     }
     let iplen = usize::from(be16(data, 2));
     if iplen < hlen {
         cx.invalid(Counter::Ipv4IplenSmallerThanHlen);
-        return;
+        return false;
     }
     if data.len() < iplen {
         cx.invalid(Counter::Ipv4TruncPkt);
-        return;
+        return false;
     }
     // Anything after the total length is link-layer padding.
     let Ok(pkt) = Ipv4Packet::new_checked(&data[..iplen]) else {
         cx.invalid(Counter::Ipv4TruncPkt);
-        return;
+        return false;
     };
     let ipopts = if hlen > HEADER_LEN {
         match options(cx, &data[HEADER_LEN..hlen]) {
             Some(bits) => bits,
-            None => return,
+            None => return false,
         }
     } else {
         0
@@ -71,10 +73,11 @@ pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) {
     cx.pkt.l4 = Default::default();
     cx.pkt.payload = &[];
     if hdr.frag_offset != 0 {
-        return;
+        return true;
     }
     cx.first_fragment = hdr.frag_flags & 1 != 0;
-    ip::decode_upper(cx, 4, hdr.proto, pkt.payload());
+    ip::decode_upper_v4(cx, hdr.proto, pkt.payload());
+    true
 }
 
 const OPT_EOL: u8 = 0;

@@ -23,27 +23,29 @@ const NH_MH: u8 = 135;
 const NH_HIP: u8 = 139;
 const NH_SHIM6: u8 = 140;
 
-pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) {
+/// IPv6; false where Suricata's DecodeIPV6 fails (layer budget, fixed-header checks), which
+/// drops a tunnelled packet.
+pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) -> bool {
     cx.layer(Counter::Ipv6);
     if !cx.enter() {
-        return;
+        return false;
     }
     if data.len() < HEADER_LEN {
         cx.invalid(Counter::Ipv6PktTooSmall);
-        return;
+        return false;
     }
     if data[0] >> 4 != 6 {
         cx.invalid(Counter::Ipv6WrongIpVersion);
-        return;
+        return false;
     }
     let total = HEADER_LEN + usize::from(be16(data, 4));
     if data.len() < total {
         cx.invalid(Counter::Ipv6TruncPkt);
-        return;
+        return false;
     }
     let Ok(pkt) = Ipv6Packet::new_checked(&data[..total]) else {
         cx.invalid(Counter::Ipv6TruncPkt);
-        return;
+        return false;
     };
     let mut hdr = IpHdr {
         version: 6,
@@ -158,10 +160,11 @@ pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) {
             _ => {
                 cx.pkt.ip = Some(hdr);
                 cx.first_fragment = hdr.frag_flags & 1 != 0;
-                ip::decode_upper(cx, 6, nh, rest);
-                return;
+                ip::decode_upper_v6(cx, nh, rest, off > 0);
+                return true;
             }
         }
     }
     cx.pkt.ip = Some(hdr);
+    true
 }

@@ -9,13 +9,19 @@ use super::{ethernet, ipv4, ipv6, sll};
 
 pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, link: LinkType, data: &'a [u8]) {
     match link {
-        LinkType::Ethernet => ethernet::decode(cx, data),
+        LinkType::Ethernet => {
+            ethernet::decode(cx, data);
+        }
         LinkType::Sll => sll::decode(cx, data, false),
         LinkType::Sll2 => sll::decode(cx, data, true),
         LinkType::Null => decode_null(cx, data),
         LinkType::Raw => decode_raw(cx, data),
-        LinkType::Ipv4 => ipv4::decode(cx, data),
-        LinkType::Ipv6 => ipv6::decode(cx, data),
+        LinkType::Ipv4 => {
+            ipv4::decode(cx, data);
+        }
+        LinkType::Ipv6 => {
+            ipv6::decode(cx, data);
+        }
         LinkType::Other(_) => {}
     }
 }
@@ -33,9 +39,13 @@ fn decode_null<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) {
     }
     let rest = &data[4..];
     match family {
-        2 => ipv4::decode(cx, rest),
+        2 => {
+            ipv4::decode(cx, rest);
+        }
         // AF_INET6 on Linux, Windows, BSDs, Solaris, FreeBSD, Darwin.
-        10 | 23 | 24 | 26 | 28 | 30 => ipv6::decode(cx, rest),
+        10 | 23 | 24 | 26 | 28 | 30 => {
+            ipv6::decode(cx, rest);
+        }
         _ => cx.invalid(Counter::LtnullUnsupportedType),
     }
 }
@@ -47,8 +57,12 @@ fn decode_raw<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) {
         return;
     }
     match data[0] >> 4 {
-        4 => ipv4::decode(cx, data),
-        6 => ipv6::decode(cx, data),
+        4 => {
+            ipv4::decode(cx, data);
+        }
+        6 => {
+            ipv6::decode(cx, data);
+        }
         _ => cx.event(Counter::IprawInvalidIpVersion),
     }
 }

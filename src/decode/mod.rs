@@ -1,35 +1,106 @@
-//! Decoding: frame bytes to a `Packet` view. Never panics, never allocates; every packet it
+//! Decoding: frame bytes to `Packet` views. Never panics, never allocates; every packet it
 //! cannot decode fully is counted by reason in `DecodeStats`.
 //!
 //! One module per protocol; each checks lengths before it reads (smoltcp's `wire` views where
-//! they fit) and counts what it finds in Suricata's `decoder.*` counters. Tunnels (GRE,
-//! IP-in-IP) and TZSP are decapsulated: the `Packet` describes the innermost IP and L4.
+//! they fit) and counts what it finds in Suricata's `decoder.*` counters. TZSP is part of
+//! capture: its frame replaces the transport. Tunnels are Suricata's: GRE, IPv6 in IPv4, IPv4
+//! and IPv6 in IPv6, Teredo, VXLAN and Geneve each yield a packet of their own (`tunnel.rs`),
+//! so one frame decodes to the captured packet plus the packets it carries (`Decoded`).
+//! NSH and MPLS are layers, not tunnels: they stay in the one packet.
 
 mod ctx;
 mod ethernet;
+mod geneve;
 mod gre;
 mod icmp;
 mod ip;
 mod ipv4;
 mod ipv6;
 mod link;
+mod mpls;
+mod nsh;
 pub mod packet;
 mod sll;
 pub mod stats;
 mod tcp;
+mod teredo;
 #[cfg(test)]
 mod tests;
+mod tunnel;
 pub mod tzsp;
 mod udp;
+mod vxlan;
 
-pub use packet::{IcmpHdr, IpHdr, Packet, TcpHdr, UdpHdr, L4};
+pub use ctx::MAX_PACKETS;
+pub use packet::{IcmpHdr, IpHdr, Packet, PktSrc, TcpHdr, UdpHdr, L4};
 pub use stats::{Counter, DecodeStats};
 
 use crate::capture::Frame;
-use ctx::Ctx;
+use ctx::{Ctx, PacketList};
 
 /// The UDP port MikroTik streams TZSP to.
 pub const TZSP_DEFAULT_PORT: u16 = 37008;
+/// Suricata's default ports for the UDP tunnels (`$VXLAN_PORTS`, `$GENEVE_PORTS`,
+/// `$TEREDO_PORTS` in its suricata.yaml).
+pub const VXLAN_DEFAULT_PORT: u16 = 4789;
+pub const GENEVE_DEFAULT_PORT: u16 = 6081;
+pub const TEREDO_DEFAULT_PORT: u16 = 3544;
+
+/// Where a UDP tunnel decoder looks (Suricata's `decoder.vxlan` / `geneve` / `teredo`):
+/// datagrams whose source or destination port is one of at most four ports, or any port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpTunnel {
+    pub enabled: bool,
+    any_port: bool,
+    ports: [u16; UdpTunnel::MAX_PORTS],
+    n: u8,
+}
+
+impl UdpTunnel {
+    /// Suricata keeps at most four ports per UDP tunnel decoder.
+    pub const MAX_PORTS: usize = 4;
+
+    /// Enabled on `ports` (the first four; Suricata warns and ignores the rest).
+    pub fn on_ports(ports: &[u16]) -> UdpTunnel {
+        let mut t = UdpTunnel {
+            enabled: true,
+            any_port: false,
+            ports: [0; UdpTunnel::MAX_PORTS],
+            n: 0,
+        };
+        for (slot, &p) in t.ports.iter_mut().zip(ports) {
+            *slot = p;
+            t.n += 1;
+        }
+        t
+    }
+
+    /// Enabled on every port (Teredo's `ports: any`, and its default without a port list).
+    pub fn any_port() -> UdpTunnel {
+        UdpTunnel {
+            any_port: true,
+            ..UdpTunnel::on_ports(&[])
+        }
+    }
+
+    pub fn disabled() -> UdpTunnel {
+        UdpTunnel {
+            enabled: false,
+            ..UdpTunnel::on_ports(&[])
+        }
+    }
+
+    /// The ports it looks at (empty with `any_port`).
+    pub fn ports(&self) -> &[u16] {
+        &self.ports[..usize::from(self.n)]
+    }
+
+    /// Suricata's Decode*EnabledForPort.
+    #[inline]
+    pub fn applies(&self, sp: u16, dp: u16) -> bool {
+        self.enabled && (self.any_port || self.ports().iter().any(|&p| p == sp || p == dp))
+    }
+}
 
 /// Decoder settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,15 +110,68 @@ pub struct DecoderConfig {
     pub tzsp_port: u16,
     /// Protocol layers decoded per packet before giving up (Suricata's `decoder.max-layers`).
     pub max_layers: u8,
+    pub vxlan: UdpTunnel,
+    pub geneve: UdpTunnel,
+    pub teredo: UdpTunnel,
 }
 
 impl Default for DecoderConfig {
+    /// TZSP on 37008; VXLAN, Geneve and Teredo on the ports of Suricata's suricata.yaml.
     fn default() -> Self {
         DecoderConfig {
             tzsp: true,
             tzsp_port: TZSP_DEFAULT_PORT,
             max_layers: 16,
+            vxlan: UdpTunnel::on_ports(&[VXLAN_DEFAULT_PORT]),
+            geneve: UdpTunnel::on_ports(&[GENEVE_DEFAULT_PORT]),
+            teredo: UdpTunnel::on_ports(&[TEREDO_DEFAULT_PORT]),
         }
+    }
+}
+
+/// The packets one frame decodes to, in the order Suricata processes them: the tunnelled
+/// packets first (the innermost first), the captured packet last. Without tunnels, just the
+/// captured packet.
+#[derive(Debug, Clone)]
+pub struct Decoded<'a> {
+    tunnelled: PacketList<'a>,
+    root: Packet<'a>,
+}
+
+impl<'a> Decoded<'a> {
+    /// Every packet, in processing order.
+    #[inline]
+    pub fn packets(&self) -> impl Iterator<Item = &Packet<'a>> + '_ {
+        self.tunnelled.iter().chain(std::iter::once(&self.root))
+    }
+
+    /// How many packets (1 plus the tunnelled ones).
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.tunnelled.len() + 1
+    }
+
+    /// Never empty: there is always the captured packet.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The captured packet (after TZSP decapsulation).
+    #[inline]
+    pub fn root(&self) -> &Packet<'a> {
+        &self.root
+    }
+
+    /// The innermost packet: the deepest tunnelled one, or the captured packet.
+    #[inline]
+    pub fn innermost(&self) -> &Packet<'a> {
+        self.tunnelled.first().unwrap_or(&self.root)
+    }
+
+    /// Tunnelled packets (all but the captured one), in processing order.
+    #[inline]
+    pub fn tunnelled(&self) -> &[Packet<'a>] {
+        &self.tunnelled
     }
 }
 
@@ -75,21 +199,38 @@ impl Decoder {
         &self.config
     }
 
-    /// Decodes one frame. Always returns a packet: with `ip: None` / `l4: L4::None` where
-    /// decoding stopped, the reason counted in `stats`.
+    /// Decodes one frame into the captured packet and the packets its tunnels carry. The
+    /// captured packet is always there: with `ip: None` / `l4: L4::None` where decoding
+    /// stopped, the reason counted in `stats`.
     ///
     /// TZSP: a UDP datagram to the TZSP port carrying an Ethernet frame is replaced by that
     /// frame (`tzsp: true`, `frame`/`len` the inner frame, timestamp the outer one); the
     /// transport's layer counters are taken back, so the stats describe the mirrored traffic
     /// (plus `tzsp.packets`). Malformed TZSP is counted and the outer packet returned, as is
     /// TZSP in an IP fragment (`tzsp.fragmented`: a mirrored frame too big for one datagram).
-    pub fn decode<'a>(&mut self, frame: &Frame<'a>) -> Packet<'a> {
-        let cfg = self.config;
-        let mut cx = Ctx::new(
-            &mut self.stats,
-            Packet::new(frame.ts, frame.data),
-            cfg.max_layers,
-        );
+    pub fn decode<'a>(&mut self, frame: &Frame<'a>) -> Decoded<'a> {
+        self.decode_with(frame, |d| d.clone())
+    }
+
+    /// `decode`, handing the packets to `f` where they were decoded: the hot path, which
+    /// copies no packet list.
+    #[inline]
+    pub fn decode_with<'a, R>(
+        &mut self,
+        frame: &Frame<'a>,
+        f: impl FnOnce(&Decoded<'a>) -> R,
+    ) -> R {
+        let mut out = Decoded {
+            tunnelled: PacketList::new(),
+            root: Packet::new(frame.ts, frame.data),
+        };
+        self.decode_into(frame, &mut out);
+        f(&out)
+    }
+
+    fn decode_into<'a>(&mut self, frame: &Frame<'a>, out: &mut Decoded<'a>) {
+        let cfg = &self.config;
+        let mut cx = Ctx::new(&mut self.stats, cfg, &mut out.tunnelled, &mut out.root);
         link::decode(&mut cx, frame.link, frame.data);
         if cfg.tzsp {
             if let L4::Udp(u) = cx.pkt.l4 {
@@ -98,9 +239,9 @@ impl Decoder {
                 }
             }
         }
-        let len = u64::from(cx.pkt.len);
+        cx.count_events();
         let invalid = cx.invalid;
-        let pkt = cx.pkt;
+        let len = u64::from(out.root.len);
         let s = &mut self.stats;
         s.inc(Counter::Pkts);
         s.add(Counter::Bytes, len);
@@ -108,7 +249,6 @@ impl Decoder {
         if invalid {
             s.inc(Counter::Invalid);
         }
-        pkt
     }
 }
 
@@ -126,7 +266,9 @@ fn decapsulate_tzsp(cx: &mut Ctx<'_, '_>) {
             cx.restart(pkt);
             cx.stats.inc(Counter::TzspPackets);
             match encap {
-                tzsp::Encap::Ethernet => ethernet::decode(cx, inner),
+                tzsp::Encap::Ethernet => {
+                    ethernet::decode(cx, inner);
+                }
                 tzsp::Encap::RawIp => link::decode(cx, crate::capture::LinkType::Raw, inner),
             }
         }

@@ -101,6 +101,39 @@ pub struct IcmpHdr {
     pub seq: u16,
 }
 
+/// Where a packet came from (Suricata's `pkt_src`): the capture, or a tunnel decoder that
+/// took it out of another packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PktSrc {
+    /// Read from the capture (after TZSP decapsulation, which is part of capture here).
+    #[default]
+    Wire,
+    /// Carried by GRE.
+    Gre,
+    /// IPv6 carried by IPv4 (protocol 41).
+    Ipv4Tunnel,
+    /// IPv4 or IPv6 carried by IPv6 (protocols 4 and 41).
+    Ipv6Tunnel,
+    Teredo,
+    Vxlan,
+    Geneve,
+}
+
+impl PktSrc {
+    /// The `pkt_src` text EVE prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PktSrc::Wire => "wire/pcap",
+            PktSrc::Gre => "gre tunnel",
+            PktSrc::Ipv4Tunnel => "ipv4 tunnel",
+            PktSrc::Ipv6Tunnel => "ipv6 tunnel",
+            PktSrc::Teredo => "teredo tunnel",
+            PktSrc::Vxlan => "vxlan encapsulation",
+            PktSrc::Geneve => "geneve encapsulation",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum L4 {
     #[default]
@@ -128,6 +161,17 @@ pub struct Packet<'a> {
     pub payload: &'a [u8],
     /// True when the frame arrived inside TZSP and was decapsulated.
     pub tzsp: bool,
+    /// Tunnels around this packet (Suricata's `recursion_level`): 0 for the captured packet,
+    /// 1 for a packet taken out of it by a tunnel decoder, and so on.
+    pub depth: u8,
+    /// Where the packet came from.
+    pub src: PktSrc,
+    /// The payload is a tunnelled packet, decoded and inspected on its own: rules see this
+    /// packet's headers but not its payload (Suricata's `PKT_NOPAYLOAD_INSPECTION`).
+    pub carries_tunnel: bool,
+    /// Decoded far enough to belong to a flow (Suricata's `FlowSetupPacket`: TCP, UDP, ICMP,
+    /// SCTP and ESP, and IPv4 carrying IPv6). Other packets are inspected without a flow.
+    pub wants_flow: bool,
 }
 
 impl<'a> Packet<'a> {
@@ -143,6 +187,19 @@ impl<'a> Packet<'a> {
             l4: L4::None,
             payload: &[],
             tzsp: false,
+            depth: 0,
+            src: PktSrc::Wire,
+            carries_tunnel: false,
+            wants_flow: false,
+        }
+    }
+
+    /// Transport ports for TCP and UDP.
+    pub fn ports(&self) -> Option<(u16, u16)> {
+        match self.l4 {
+            L4::Tcp(t) => Some((t.src_port, t.dst_port)),
+            L4::Udp(u) => Some((u.src_port, u.dst_port)),
+            _ => None,
         }
     }
 

@@ -53,6 +53,7 @@ pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) {
     options(cx, &data[HEADER_LEN..hlen], &mut hdr);
     cx.pkt.l4 = L4::Tcp(hdr);
     cx.pkt.payload = tcp.payload();
+    cx.pkt.wants_flow = true;
 }
 
 /// Walks the options like Suricata's DecodeTCPOptions (problems are events, not invalid).

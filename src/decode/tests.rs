@@ -134,14 +134,28 @@ fn frame(link: LinkType, data: &[u8]) -> Frame<'_> {
 }
 
 /// Decodes a copy of `data` as Ethernet (the copy is leaked so the packet can outlive the
-/// temporary the tests build inline).
+/// temporary the tests build inline); the innermost packet and the stats.
 fn decode(data: &[u8]) -> (Packet<'static>, DecodeStats) {
     decode_link(LinkType::Ethernet, data)
 }
 
 fn decode_link(link: LinkType, data: &[u8]) -> (Packet<'static>, DecodeStats) {
+    let (d, s) = decode_all_with(DecoderConfig::default(), link, data);
+    (*d.innermost(), s)
+}
+
+/// Every packet of an Ethernet frame, in processing order, and the stats.
+fn decode_all(data: &[u8]) -> (Decoded<'static>, DecodeStats) {
+    decode_all_with(DecoderConfig::default(), LinkType::Ethernet, data)
+}
+
+fn decode_all_with(
+    cfg: DecoderConfig,
+    link: LinkType,
+    data: &[u8],
+) -> (Decoded<'static>, DecodeStats) {
     let data: &'static [u8] = Box::leak(data.to_vec().into_boxed_slice());
-    let mut d = Decoder::new();
+    let mut d = Decoder::with_config(cfg);
     let p = d.decode(&frame(link, data));
     (p, d.stats)
 }
@@ -498,12 +512,30 @@ fn ipv6_header_checks() {
 
 // ---- tunnels ------------------------------------------------------------------------------
 
+/// The one tunnelled packet of `d` (asserting there is exactly one).
+fn only_tunnelled<'a>(d: &'a Decoded<'static>) -> &'a Packet<'static> {
+    assert_eq!(d.len(), 2, "{d:#?}");
+    &d.tunnelled()[0]
+}
+
 #[test]
 fn gre_carrying_ipv4_ipv6_ethernet() {
     let inner4 = ipv4(17, &udp(7, 9, b"in4"));
-    let (p, s) = decode(&eth(0x0800, &ipv4(47, &gre(0, 0x0800, &[], &inner4))));
+    let (d, s) = decode_all(&eth(0x0800, &ipv4(47, &gre(0, 0x0800, &[], &inner4))));
+    let p = only_tunnelled(&d);
     assert_eq!(p.payload, b"in4");
     assert_eq!(p.ip.unwrap().proto, 17);
+    assert_eq!((p.depth, p.src, p.wants_flow), (1, PktSrc::Gre, true));
+    assert_eq!(
+        p.frame,
+        &inner4[..],
+        "the tunnelled packet starts at its IP header"
+    );
+    let root = d.root();
+    assert_eq!(root.ip.unwrap().proto, 47);
+    assert_eq!((root.depth, root.src), (0, PktSrc::Wire));
+    assert!(root.carries_tunnel);
+    assert!(!root.wants_flow, "a GRE packet has no flow");
     assert_eq!(s[Counter::Gre], 1);
     assert_eq!(s[Counter::Ipv4], 2);
 
@@ -528,6 +560,19 @@ fn gre_carrying_ipv4_ipv6_ethernet() {
     assert_eq!(p.payload, b"ping");
     assert_eq!(s[Counter::Ethernet], 2);
 
+    // 802.1Q inside GRE is a tunnelled packet with its VLAN; 802.1ad is not taken.
+    let (p, _) = decode(&eth(
+        0x0800,
+        &ipv4(47, &gre(0, 0x8100, &[], &vlan(9, 0x0800, &inner4))),
+    ));
+    assert_eq!((p.depth, p.vlans()), (1, &[9][..]));
+    let (d, _) = decode_all(&eth(
+        0x0800,
+        &ipv4(47, &gre(0, 0x88a8, &[], &vlan(9, 0x0800, &inner4))),
+    ));
+    assert_eq!(d.len(), 1);
+    assert!(!d.root().carries_tunnel);
+
     // Problems.
     let (_, s) = decode(&eth(0x0800, &ipv4(47, &[0, 0])));
     assert_eq!(s[Counter::GrePktTooSmall], 1);
@@ -540,42 +585,389 @@ fn gre_carrying_ipv4_ipv6_ethernet() {
     let (p, s) = decode(&eth(0x0800, &ipv4(47, &v2)));
     assert_eq!(s[Counter::GreWrongVersion], 1);
     assert_eq!(p.ip.unwrap().proto, 47, "the outer packet remains");
+    // Version 1 without a key and with a protocol other than PPP: the protocol is checked
+    // first, as in Suricata.
+    let mut v1 = gre(0, 0x0800, &[], &inner4);
+    v1[1] = 1;
+    let (_, s) = decode(&eth(0x0800, &ipv4(47, &v1)));
+    assert_eq!(
+        (
+            s[Counter::GreVersion1WrongProtocol],
+            s[Counter::GreVersion1NoKey]
+        ),
+        (1, 0)
+    );
+    // An inner packet that fails to decode is dropped with its events; the carrier stays.
+    let (d, s) = decode_all(&eth(0x0800, &ipv4(47, &gre(0, 0x0800, &[], &[0x45; 10]))));
+    assert_eq!(d.len(), 1);
+    assert!(!d.root().carries_tunnel);
+    assert_eq!((s[Counter::Ipv4], s[Counter::Ipv4PktTooSmall]), (2, 0));
+    assert_eq!(s[Counter::Invalid], 0);
 }
 
 #[test]
-fn ip_in_ip_all_four() {
+fn ip_in_ip() {
     let in4 = ipv4(17, &udp(1, 2, b"4"));
     let in6 = ipv6(17, &udp(1, 2, b"6"));
-    let (p, s) = decode(&eth(0x0800, &ipv4(4, &in4)));
-    assert_eq!((p.ip.unwrap().version, p.payload), (4, &b"4"[..]));
-    assert_eq!(s[Counter::Ipv4], 2);
-    let (p, s) = decode(&eth(0x0800, &ipv4(41, &in6)));
+    // IPv4 in IPv4: Suricata 7 does not decapsulate it, and gives the packet no flow.
+    let (d, s) = decode_all(&eth(0x0800, &ipv4(4, &in4)));
+    assert_eq!(d.len(), 1);
+    let root = d.root();
+    assert_eq!((root.ip.unwrap().proto, root.l4), (4, L4::None));
+    assert!(!root.wants_flow && !root.carries_tunnel);
+    assert_eq!(s[Counter::Ipv4], 1);
+    // IPv6 in IPv4: the carrier has a flow of its own.
+    let (d, s) = decode_all(&eth(0x0800, &ipv4(41, &in6)));
+    let p = only_tunnelled(&d);
     assert_eq!((p.ip.unwrap().version, p.payload), (6, &b"6"[..]));
+    assert_eq!((p.depth, p.src), (1, PktSrc::Ipv4Tunnel));
+    assert!(d.root().wants_flow && d.root().carries_tunnel);
     assert_eq!((s[Counter::Ipv4], s[Counter::Ipv6]), (1, 1));
-    let (p, s) = decode(&eth(0x86dd, &ipv6(4, &in4)));
+    // IPv4 and IPv6 in IPv6: no flow for the carrier.
+    let (d, s) = decode_all(&eth(0x86dd, &ipv6(4, &in4)));
+    let p = only_tunnelled(&d);
     assert_eq!((p.ip.unwrap().version, p.payload), (4, &b"4"[..]));
+    assert_eq!(p.src, PktSrc::Ipv6Tunnel);
+    assert!(!d.root().wants_flow);
     assert_eq!(s[Counter::Ipv4InIpv6], 1);
-    let (p, s) = decode(&eth(0x86dd, &ipv6(41, &in6)));
+    let (d, s) = decode_all(&eth(0x86dd, &ipv6(41, &in6)));
+    let p = only_tunnelled(&d);
     assert_eq!((p.ip.unwrap().version, p.payload), (6, &b"6"[..]));
     assert_eq!(s[Counter::Ipv6InIpv6], 1);
-    let (p, s) = decode(&eth(0x86dd, &ipv6(41, &in4)));
+    // Problems: too small is invalid, a wrong version only an event.
+    let (d, s) = decode_all(&eth(0x86dd, &ipv6(41, &in4)));
     assert_eq!(s[Counter::Ipv6Ipv6InIpv6TooSmall], 1);
-    assert_eq!(p.ip.unwrap().version, 6);
+    assert_eq!(s[Counter::Invalid], 1);
+    assert_eq!(d.len(), 1);
     let (_, s) = decode(&eth(0x86dd, &ipv6(4, &in6)));
     assert_eq!(s[Counter::Ipv6Ipv4InIpv6WrongVersion], 1);
+    assert_eq!(s[Counter::Invalid], 0);
+    // The inner packet decodes but is not kept: counted as a layer, not as 4in6.
+    let (d, s) = decode_all(&eth(0x86dd, &ipv6(4, &ipv4(17, &[0; 3]))));
+    assert_eq!(d.len(), 2);
+    assert_eq!(s[Counter::Ipv4InIpv6], 1);
+    let mut bad4 = in4.clone();
+    bad4[0] = 0x44; // header length 16
+    let (d, s) = decode_all(&eth(0x86dd, &ipv6(4, &bad4)));
+    assert_eq!(d.len(), 1);
+    assert_eq!((s[Counter::Ipv4], s[Counter::Ipv4InIpv6]), (1, 0));
+    assert_eq!(
+        s[Counter::Ipv4HlenTooSmall],
+        0,
+        "the dropped packet's event"
+    );
+    // After extension headers only IPv4 in IPv6 is decapsulated (as in Suricata).
+    let (d, s) = decode_all(&eth(
+        0x86dd,
+        &ipv6(60, &[ext(41, &[1, 0]), in6.clone()].concat()),
+    ));
+    assert_eq!(d.len(), 1);
+    assert_eq!(s[Counter::Ipv6UnknownNextHeader], 1);
+    let (d, _) = decode_all(&eth(0x86dd, &ipv6(60, &[ext(4, &[1, 0]), in4].concat())));
+    assert_eq!(d.len(), 2);
 }
 
 #[test]
-fn tunnels_are_bounded() {
-    // 20 levels of IPv4-in-IPv4: the layer budget stops it without recursion trouble.
-    let mut pkt = ipv4(17, &udp(1, 2, b"deep"));
+fn tunnels_are_bounded_by_the_layer_budget() {
+    // Suricata 7.0.10 on 20 levels of IPv6 in IPv6 and of GRE: 6 and 4 tunnelled packets,
+    // one decoder.too_many_layers in all (the 6in6 packet that hits the budget is dropped with
+    // its event), no invalid captured packet.
+    let mut deep6 = ipv6(17, &udp(1, 2, b"deep"));
+    let mut deep4 = ipv4(1, &icmp(8, 0, 1, 1, b"deep"));
     for _ in 0..20 {
-        pkt = ipv4(4, &pkt);
+        deep6 = ipv6(41, &deep6);
+        deep4 = ipv4(47, &gre(0, 0x0800, &[], &deep4));
     }
-    let (p, s) = decode(&eth(0x0800, &pkt));
-    assert_eq!(s[Counter::TooManyLayers], 1);
-    assert_eq!(s[Counter::Invalid], 1);
-    assert_eq!(p.l4, L4::None);
+    let mut d = Decoder::new();
+    let f6 = eth(0x86dd, &deep6);
+    let f4 = eth(0x0800, &deep4);
+    let p6 = d.decode(&frame(LinkType::Ethernet, &f6));
+    let depths: Vec<u8> = p6.packets().map(|p| p.depth).collect();
+    assert_eq!(depths, [6, 5, 4, 3, 2, 1, 0]);
+    let p4 = d.decode(&frame(LinkType::Ethernet, &f4));
+    let depths: Vec<u8> = p4.packets().map(|p| p.depth).collect();
+    assert_eq!(depths, [4, 3, 2, 1, 0]);
+    let s = &d.stats;
+    assert_eq!((s[Counter::Ipv6], s[Counter::Ipv6InIpv6]), (8, 6));
+    assert_eq!((s[Counter::Ipv4], s[Counter::Gre]), (5, 5));
+    assert_eq!((s[Counter::TooManyLayers], s[Counter::Invalid]), (1, 0));
+    // Raw IPv6 saves the Ethernet layer: one level more, the most the budget allows, and
+    // what the packet list has room for.
+    let raw = d.decode(&frame(LinkType::Raw, &deep6));
+    let depths: Vec<u8> = raw.packets().map(|p| p.depth).collect();
+    assert_eq!(depths, [7, 6, 5, 4, 3, 2, 1, 0]);
+    assert_eq!(raw.len(), MAX_PACKETS);
+    assert_eq!(
+        raw.innermost().ip.unwrap().proto,
+        41,
+        "the next level is not decoded"
+    );
+    // A bigger budget than the list allows: the list stops the tunnels, counted as too many
+    // layers, and the captured packet is still last.
+    let mut big = Decoder::with_config(DecoderConfig {
+        max_layers: 64,
+        ..DecoderConfig::default()
+    });
+    let raw = big.decode(&frame(LinkType::Raw, &deep6));
+    assert_eq!(raw.len(), MAX_PACKETS);
+    assert_eq!(raw.root().depth, 0);
+    assert_eq!(big.stats[Counter::TooManyLayers], 1);
+}
+
+fn vxlan(flags: u8, reserved: u8, frame: &[u8]) -> Vec<u8> {
+    let mut v = vec![flags, 0, 0, 0, 0, 0, 42, reserved];
+    v.extend_from_slice(frame);
+    v
+}
+
+fn geneve(opt_words: u8, flags: u8, proto: u16, opts: &[u8], payload: &[u8]) -> Vec<u8> {
+    let mut v = vec![opt_words, flags];
+    v.extend_from_slice(&proto.to_be_bytes());
+    v.extend_from_slice(&[0, 0, 7, 0]);
+    v.extend_from_slice(opts);
+    v.extend_from_slice(payload);
+    v
+}
+
+#[test]
+fn vxlan_carries_ethernet_payloads() {
+    let inner = ipv4(1, &icmp(8, 0, 5, 6, b"heartbeat_ping"));
+    let bytes = eth(
+        0x0800,
+        &ipv4(17, &udp(50000, 4789, &vxlan(0x08, 0, &eth(0x0800, &inner)))),
+    );
+    let (d, s) = decode_all(&bytes);
+    let p = only_tunnelled(&d);
+    assert_eq!((p.depth, p.src), (1, PktSrc::Vxlan));
+    assert_eq!(p.frame, &inner[..], "the inner Ethernet header is skipped");
+    assert_eq!(p.payload, b"heartbeat_ping");
+    let root = d.root();
+    assert!(root.carries_tunnel && root.wants_flow);
+    assert_eq!(root.udp().unwrap().dst_port, 4789);
+    assert_eq!(s[Counter::Vxlan], 1);
+    assert_eq!(
+        (s[Counter::Ethernet], s[Counter::Ipv4], s[Counter::Udp]),
+        (1, 2, 1)
+    );
+
+    // The source port counts too; VLAN-tagged and IPv6 frames; ARP is counted as VXLAN only.
+    let tagged = eth(0x8100, &vlan(5, 0x86dd, &ipv6(17, &udp(1, 2, b"v6"))));
+    let (d, _) = decode_all(&eth(
+        0x0800,
+        &ipv4(17, &udp(4789, 1, &vxlan(0x08, 0, &tagged))),
+    ));
+    let p = only_tunnelled(&d);
+    assert_eq!((p.vlans(), p.payload), (&[5][..], &b"v6"[..]));
+    let arp = eth(0x0806, &[0; 28]);
+    let (d, s) = decode_all(&eth(
+        0x0800,
+        &ipv4(17, &udp(1, 4789, &vxlan(0x08, 0, &arp))),
+    ));
+    assert_eq!(d.len(), 1);
+    assert_eq!(
+        (s[Counter::Vxlan], s[Counter::Arp], s[Counter::Invalid]),
+        (1, 0, 0)
+    );
+    // An unknown EtherType makes the carrier invalid.
+    let odd = eth(0x1234, &[0; 28]);
+    let (d, s) = decode_all(&eth(
+        0x0800,
+        &ipv4(17, &udp(1, 4789, &vxlan(0x08, 0, &odd))),
+    ));
+    assert_eq!(d.len(), 1);
+    assert!(!d.root().carries_tunnel && d.root().wants_flow);
+    assert_eq!(
+        (s[Counter::VxlanUnknownPayloadType], s[Counter::Invalid]),
+        (1, 1)
+    );
+    // Not VXLAN: no I flag, a reserved byte set, too short, another port. Plain UDP then.
+    for payload in [
+        vxlan(0x00, 0, &eth(0x0800, &inner)),
+        vxlan(0x08, 1, &eth(0x0800, &inner)),
+        vxlan(0x08, 0, &[0; 13]),
+    ] {
+        let (d, s) = decode_all(&eth(0x0800, &ipv4(17, &udp(1, 4789, &payload))));
+        assert_eq!(d.len(), 1);
+        assert_eq!(d.root().payload, &payload[..]);
+        assert_eq!(s[Counter::Vxlan], 0);
+    }
+    let other = eth(
+        0x0800,
+        &ipv4(17, &udp(1, 8472, &vxlan(0x08, 0, &eth(0x0800, &inner)))),
+    );
+    assert_eq!(decode_all(&other).0.len(), 1);
+    // Configured: another port, or off.
+    let cfg = DecoderConfig {
+        vxlan: UdpTunnel::on_ports(&[8472]),
+        ..DecoderConfig::default()
+    };
+    assert_eq!(decode_all_with(cfg, LinkType::Ethernet, &other).0.len(), 2);
+    let cfg = DecoderConfig {
+        vxlan: UdpTunnel::disabled(),
+        ..DecoderConfig::default()
+    };
+    assert_eq!(decode_all_with(cfg, LinkType::Ethernet, &bytes).0.len(), 1);
+}
+
+#[test]
+fn geneve_header_and_options() {
+    let inner = ipv4(17, &udp(1, 2, b"gen"));
+    // One 8-byte option (class, type, length 1 word, data).
+    let opt = [0x01, 0x02, 0x03, 0x01, 9, 9, 9, 9];
+    let g = geneve(2, 0, 0x0800, &opt, &inner);
+    let (d, s) = decode_all(&eth(0x0800, &ipv4(17, &udp(50000, 6081, &g))));
+    let p = only_tunnelled(&d);
+    assert_eq!((p.src, p.payload), (PktSrc::Geneve, &b"gen"[..]));
+    assert_eq!(s[Counter::Geneve], 1);
+    // Ethernet (transparent bridging) is decoded as Ethernet.
+    let g = geneve(0, 0, 0x6558, &[], &eth(0x86dd, &ipv6(17, &udp(3, 4, b"e"))));
+    let (d, s) = decode_all(&eth(0x0800, &ipv4(17, &udp(6081, 1, &g))));
+    assert_eq!(only_tunnelled(&d).payload, b"e");
+    assert_eq!(s[Counter::Ethernet], 2);
+    // Unknown protocol: the carrier is invalid.
+    let g = geneve(0, 0, 0x1234, &[], &inner);
+    let (d, s) = decode_all(&eth(0x0800, &ipv4(17, &udp(6081, 1, &g))));
+    assert_eq!(d.len(), 1);
+    assert_eq!(
+        (s[Counter::GeneveUnknownPayloadType], s[Counter::Invalid]),
+        (1, 1)
+    );
+    // Not Geneve: version 1, reserved flags, option lengths that do not add up, options past
+    // the end.
+    for g in [
+        geneve(0x40, 0, 0x0800, &[], &inner),
+        geneve(0, 0x01, 0x0800, &[], &inner),
+        geneve(2, 0, 0x0800, &[0, 0, 0, 0, 0, 0, 0, 2], &inner),
+        geneve(63, 0, 0x0800, &[], &[]),
+    ] {
+        let (d, s) = decode_all(&eth(0x0800, &ipv4(17, &udp(6081, 1, &g))));
+        assert_eq!(d.len(), 1);
+        assert_eq!(s[Counter::Geneve], 0);
+    }
+}
+
+#[test]
+fn teredo_heuristics() {
+    let v6 = ipv6(58, &icmp(128, 0, 1, 2, b"t"));
+    let (d, s) = decode_all(&eth(0x0800, &ipv4(17, &udp(3544, 50000, &v6))));
+    let p = only_tunnelled(&d);
+    assert_eq!((p.src, p.payload), (PktSrc::Teredo, &b"t"[..]));
+    assert_eq!(s[Counter::Teredo], 1);
+    // With an origin indication.
+    let mut oi = vec![0, 0, 0x12, 0x34, 1, 2, 3, 4];
+    oi.extend_from_slice(&v6);
+    let (d, _) = decode_all(&eth(0x0800, &ipv4(17, &udp(50000, 3544, &oi))));
+    assert_eq!(only_tunnelled(&d).payload, b"t");
+    // Any port when configured so.
+    let other = eth(0x0800, &ipv4(17, &udp(7000, 7001, &v6)));
+    assert_eq!(decode_all(&other).0.len(), 1);
+    let cfg = DecoderConfig {
+        teredo: UdpTunnel::any_port(),
+        ..DecoderConfig::default()
+    };
+    assert_eq!(decode_all_with(cfg, LinkType::Ethernet, &other).0.len(), 2);
+    // Not Teredo: trailing bytes, hop limit 0, an authentication header, hop-by-hop with
+    // too little after it, IPv4.
+    let mut trailing = v6.clone();
+    trailing.push(0);
+    let mut hlim0 = v6.clone();
+    hlim0[7] = 0;
+    let mut auth = vec![0, 1, 0, 0, 0, 0, 0, 0];
+    auth.extend_from_slice(&v6);
+    let hop = ipv6(0, &[58, 0, 0, 0]);
+    for payload in [trailing, hlim0, auth, hop, ipv4(17, &udp(1, 2, &[0; 30]))] {
+        let (d, s) = decode_all(&eth(0x0800, &ipv4(17, &udp(3544, 1, &payload))));
+        assert_eq!(d.len(), 1);
+        assert_eq!(s[Counter::Teredo], 0);
+    }
+    // An IPv6 packet with anything invalid in it is dropped, unlike other tunnels: here its
+    // ICMPv6 header is short. Its layers were counted; its events were not.
+    let short = ipv6(58, &[128, 0, 0]);
+    let (d, s) = decode_all(&eth(0x0800, &ipv4(17, &udp(3544, 1, &short))));
+    assert_eq!(d.len(), 1);
+    assert!(!d.root().carries_tunnel);
+    assert_eq!(d.root().payload, &short[..]);
+    assert_eq!(
+        (s[Counter::Teredo], s[Counter::Ipv6], s[Counter::Icmpv6]),
+        (0, 1, 1)
+    );
+    assert_eq!(s[Counter::Icmpv6PktTooSmall], 0);
+}
+
+fn nsh(md_type: u8, words: u8, next: u8, payload: &[u8]) -> Vec<u8> {
+    let mut v = vec![0, words, md_type, next, 0, 0, 5, 255];
+    v.resize(usize::from(words) * 4, 0);
+    v.extend_from_slice(payload);
+    v
+}
+
+#[test]
+fn nsh_and_mpls_are_layers() {
+    let inner = ipv4(17, &udp(52377, 52464, b"data\n\n"));
+    let (d, s) = decode_all(&eth(0x894f, &nsh(1, 6, 1, &inner)));
+    assert_eq!(d.len(), 1, "NSH is not a tunnel");
+    assert_eq!(d.root().payload, b"data\n\n");
+    assert_eq!(
+        (s[Counter::Nsh], s[Counter::Ipv4], s[Counter::Udp]),
+        (1, 1, 1)
+    );
+    let (p, s) = decode(&eth(
+        0x894f,
+        &nsh(2, 2, 3, &eth(0x86dd, &ipv6(17, &udp(1, 2, b"e")))),
+    ));
+    assert_eq!((p.payload, s[Counter::Ethernet]), (&b"e"[..], 2));
+    // MD type 1 must be 24 bytes; reserved, unsupported; unknown next protocol; version.
+    let (_, s) = decode(&eth(0x894f, &nsh(1, 2, 1, &inner)));
+    assert_eq!(
+        (s[Counter::NshBadHeaderLength], s[Counter::Invalid]),
+        (1, 1)
+    );
+    let (_, s) = decode(&eth(0x894f, &nsh(0, 2, 1, &inner)));
+    assert_eq!((s[Counter::NshReservedType], s[Counter::Ipv4]), (1, 0));
+    let (_, s) = decode(&eth(0x894f, &nsh(3, 2, 1, &inner)));
+    assert_eq!(s[Counter::NshUnsupportedType], 1);
+    let (_, s) = decode(&eth(0x894f, &nsh(2, 2, 4, &inner)));
+    assert_eq!(s[Counter::NshUnknownPayload], 1);
+    let mut v1 = nsh(2, 2, 1, &inner);
+    v1[0] = 0x40;
+    let (_, s) = decode(&eth(0x894f, &v1));
+    assert_eq!(s[Counter::NshUnsupportedVersion], 1);
+    let (_, s) = decode(&eth(0x894f, &[0, 2, 2, 1]));
+    assert_eq!(s[Counter::NshHeaderTooSmall], 1);
+    let (_, s) = decode(&eth(0x894f, &nsh(2, 2, 1, &[])));
+    assert_eq!(s[Counter::NshBadHeaderLength], 1);
+
+    // MPLS: explicit-null IPv4 label, a two-label stack guessed by version, a pseudowire, and
+    // through NSH.
+    let label = |l: u32, bottom: bool| ((l << 12) | (u32::from(bottom) << 8) | 64).to_be_bytes();
+    let (p, s) = decode(&eth(0x8847, &[&label(0, true)[..], &inner].concat()));
+    assert_eq!((p.payload, s[Counter::Mpls]), (&b"data\n\n"[..], 1));
+    let stack = [&label(100, false)[..], &label(200, true), &inner].concat();
+    assert_eq!(decode(&eth(0x8847, &stack)).0.payload, b"data\n\n");
+    let pw = [&label(300, true)[..], &[0, 0, 0, 0], &eth(0x0800, &inner)].concat();
+    assert_eq!(decode(&eth(0x8848, &pw)).0.payload, b"data\n\n");
+    let (p, _) = decode(&eth(
+        0x894f,
+        &nsh(
+            2,
+            2,
+            5,
+            &[&label(2, true)[..], &ipv6(17, &udp(1, 2, b"m"))].concat(),
+        ),
+    ));
+    assert_eq!(p.payload, b"m");
+    let (_, s) = decode(&eth(0x8847, &label(1, true)));
+    assert_eq!(
+        (s[Counter::MplsBadLabelRouterAlert], s[Counter::Invalid]),
+        (1, 0)
+    );
+    let (_, s) = decode(&eth(0x8847, &[0, 0, 0]));
+    assert_eq!(s[Counter::MplsHeaderTooSmall], 1);
+    let (_, s) = decode(&eth(
+        0x8847,
+        &[&label(300, true)[..], &[0x70, 0, 0, 0]].concat(),
+    ));
+    assert_eq!(s[Counter::MplsUnknownPayloadType], 1);
 }
 
 // ---- TCP, UDP, ICMP ---------------------------------------------------------------------
@@ -710,6 +1102,29 @@ fn tzsp_decapsulation() {
 }
 
 #[test]
+fn tzsp_carrying_a_tunnel() {
+    // The mirrored frame is the captured packet: a VXLAN packet in it is a tunnelled packet
+    // of depth 1 whose carrier is that frame.
+    let inner = ipv4(1, &icmp(8, 0, 1, 1, b"heartbeat_ping"));
+    let mirrored = eth(
+        0x0800,
+        &ipv4(17, &udp(50000, 4789, &vxlan(0x08, 0, &eth(0x0800, &inner)))),
+    );
+    let (d, s) = decode_all(&tzsp_frame(&tzsp(1, &[1], &mirrored), 37008));
+    let p = only_tunnelled(&d);
+    assert_eq!(
+        (p.depth, p.src, p.payload),
+        (1, PktSrc::Vxlan, &b"heartbeat_ping"[..])
+    );
+    assert!(d.root().tzsp && d.root().carries_tunnel);
+    assert_eq!(d.root().frame, &mirrored[..]);
+    assert_eq!(
+        (s[Counter::Vxlan], s[Counter::Udp], s[Counter::TzspPackets]),
+        (1, 1, 1)
+    );
+}
+
+#[test]
 fn tzsp_problems_leave_the_outer_packet() {
     let inner = eth(0x0800, &ipv4(17, &udp(1, 2, b"x")));
     let cases: [(Vec<u8>, Counter); 5] = [
@@ -750,13 +1165,13 @@ fn tzsp_port_and_switch() {
         tzsp_port: 9999,
         ..DecoderConfig::default()
     });
-    assert!(d.decode(&frame(LinkType::Ethernet, &bytes)).tzsp);
+    assert!(d.decode(&frame(LinkType::Ethernet, &bytes)).root().tzsp);
     let bytes = tzsp_frame(&tzsp(1, &[1], &inner), 37008);
     let mut d = Decoder::with_config(DecoderConfig {
         tzsp: false,
         ..DecoderConfig::default()
     });
-    assert!(!d.decode(&frame(LinkType::Ethernet, &bytes)).tzsp);
+    assert!(!d.decode(&frame(LinkType::Ethernet, &bytes)).root().tzsp);
     assert_eq!(d.config().tzsp_port, 37008);
 }
 
@@ -807,6 +1222,53 @@ fn samples() -> Vec<(LinkType, Vec<u8>)> {
         (LinkType::Sll, sll),
         (LinkType::Null, null),
         (LinkType::Raw, ipv6(17, &udp(1, 2, b"r"))),
+        (
+            LinkType::Ethernet,
+            eth(
+                0x0800,
+                &ipv4(
+                    17,
+                    &udp(
+                        1,
+                        4789,
+                        &vxlan(
+                            0x08,
+                            0,
+                            &eth(0x8100, &vlan(3, 0x0800, &ipv4(1, &icmp(8, 0, 1, 1, b"v")))),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+        (
+            LinkType::Ethernet,
+            eth(
+                0x0800,
+                &ipv4(
+                    17,
+                    &udp(
+                        6081,
+                        1,
+                        &geneve(1, 0, 0x86dd, &[0, 1, 2, 0], &ipv6(6, &tcp_syn())),
+                    ),
+                ),
+            ),
+        ),
+        (
+            LinkType::Ethernet,
+            eth(
+                0x0800,
+                &ipv4(17, &udp(3544, 1, &ipv6(17, &udp(1, 2, b"t")))),
+            ),
+        ),
+        (
+            LinkType::Ethernet,
+            eth(0x894f, &nsh(1, 6, 1, &ipv4(17, &udp(1, 2, b"n")))),
+        ),
+        (
+            LinkType::Ethernet,
+            eth(0x8847, &[&[0, 0, 1, 64][..], &ipv4(6, &tcp_syn())].concat()),
+        ),
     ]
 }
 
@@ -831,7 +1293,7 @@ fn truncation_at_every_length_is_counted() {
                 d.stats[Counter::Invalid],
                 1,
                 "sample {i} cut at {cut}: {:?}",
-                p.l4
+                p.root().l4
             );
         }
     }

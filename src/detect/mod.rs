@@ -86,6 +86,9 @@ pub struct Signature {
     bidirectional: bool,
     header: Vec<Match>,
     payload: PayloadProgram,
+    /// Only a packet with a payload can match (Suricata's SIG_MASK_REQUIRE_PAYLOAD: payload
+    /// keywords, or a dsize that excludes 0).
+    needs_payload: bool,
     /// No detection keywords at all: Suricata inspects it once per flow direction.
     pub ip_only: bool,
     /// The prefilter pattern: the explicit `fast_pattern` (chopped), else the longest
@@ -264,6 +267,10 @@ impl Signature {
             }
         }
         let payload = PayloadProgram::try_compile(&pkws).map_err(|e| (rule.origin.clone(), e))?;
+        let needs_payload = !payload.is_empty()
+            || header
+                .iter()
+                .any(|m| matches!(m, Match::Dsize(c) if dsize_needs_payload(c)));
         let fast_pattern = choose_fast_pattern(&rule.matches);
         let class = rule.meta.classtype.as_deref().and_then(|c| classes.get(c));
         let priority = rule
@@ -299,6 +306,7 @@ impl Signature {
             bidirectional: rule.direction == ast::Direction::Both,
             header,
             payload,
+            needs_payload,
             ip_only,
             fast_pattern,
             dir_class,
@@ -476,13 +484,14 @@ impl Signature {
         if !self.addresses_match(p) {
             return false;
         }
+        // A tunnel's carrier is inspected for its headers only (PKT_NOPAYLOAD_INSPECTION).
+        if self.needs_payload && (p.payload.is_empty() || p.carries_tunnel) {
+            return false;
+        }
         if !self.header.iter().all(|m| header::matches(m, p)) {
             return false;
         }
         if !self.payload.is_empty() {
-            if p.payload.is_empty() {
-                return false;
-            }
             return self.payload.matches(p.payload);
         }
         true
@@ -508,6 +517,16 @@ fn is_header_keyword(m: &Match) -> bool {
             | Match::Xbits(_)
             | Match::Tag(_)
     )
+}
+
+/// Suricata's dsize modes that set SIG_MASK_REQUIRE_PAYLOAD: ranges, >, >=, != and = n > 0.
+fn dsize_needs_payload(c: &ast::NumCmp<u16>) -> bool {
+    use ast::NumCmp::*;
+    match *c {
+        Range(..) | Gt(_) | Ge(_) | Ne(_) => true,
+        Eq(n) => n > 0,
+        Lt(_) | Le(_) | NotRange(..) => false,
+    }
 }
 
 /// Suricata's fast pattern choice, reduced to what matters for correctness: an explicit
@@ -1002,7 +1021,7 @@ impl Engine {
                 L4::Udp(u) => Some((u.src_port, u.dst_port)),
                 _ => None,
             },
-            payload: p.payload,
+            payload: if p.carries_tunnel { &[] } else { p.payload },
         };
         self.prefilter.candidates(&key, &mut self.cand);
         for k in 0..self.cand.len() {
@@ -1189,6 +1208,7 @@ mod tests {
         });
         p.payload = payload;
         p.len = 42 + payload.len() as u32;
+        p.wants_flow = true;
         p
     }
 

@@ -29,6 +29,9 @@ pub struct AlertRecord<'a> {
     pub flow: Option<&'a Flow>,
     pub direction: Option<Direction>,
     pub app_proto: Option<&'a str>,
+    /// What protocol detection found in each direction, where it differs from `app_proto`.
+    pub app_proto_ts: Option<&'a str>,
+    pub app_proto_tc: Option<&'a str>,
     /// Suricata's `pkt_src`.
     pub pkt_src: &'a str,
     /// The engine runs as an IPS (`--simulate-ips`): drop rules block.
@@ -36,6 +39,8 @@ pub struct AlertRecord<'a> {
     /// EVE's `verdict` object (alert option `verdict`): the packet's actions
     /// (`detect::verdict` bits) and whether a drop or reject rule applied to it.
     pub verdict: Option<(u8, bool)>,
+    /// For a packet that came out of a tunnel: the captured packet that carried it.
+    pub tunnel: Option<TunnelInfo<'a>>,
 }
 
 /// A tagged packet, for an EVE `packet` event.
@@ -55,6 +60,23 @@ pub struct PacketRecord<'a> {
     pub frame: &'a [u8],
     /// Its LINKTYPE_* number.
     pub linktype: u32,
+}
+
+/// EVE's `tunnel` object: the captured packet a tunnelled packet came out of (Suricata's
+/// AlertJsonTunnel, which describes the outermost packet whatever the depth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TunnelInfo<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// The carrier's ports, (0, 0) when it has none (GRE, IP in IP).
+    pub ports: (u16, u16),
+    pub proto: u8,
+    /// Tunnels around the alerting packet.
+    pub depth: u8,
+    /// The carrier's position in the capture file.
+    pub pcap_cnt: Option<u64>,
+    /// The carrier's `pkt_src`.
+    pub pkt_src: &'a str,
 }
 
 fn is_drop(a: Action) -> bool {
@@ -334,8 +356,28 @@ pub fn eve_line(out: &mut String, a: &AlertRecord<'_>, flow_id: Option<u64>) {
         }
         al.close();
     }
+    if let Some(t) = &a.tunnel {
+        let mut to = o.obj("tunnel");
+        to.str("src_ip", &ip_text(t.src))
+            .u64("src_port", t.ports.0 as u64)
+            .str("dest_ip", &ip_text(t.dst))
+            .u64("dest_port", t.ports.1 as u64)
+            .str("proto", &proto_text(t.proto))
+            .u64("depth", t.depth as u64);
+        if let Some(n) = t.pcap_cnt {
+            to.u64("pcap_cnt", n);
+        }
+        to.str("pkt_src", t.pkt_src);
+        to.close();
+    }
     if let Some(ap) = a.app_proto {
         o.str("app_proto", ap);
+    }
+    if let Some(ap) = a.app_proto_ts {
+        o.str("app_proto_ts", ap);
+    }
+    if let Some(ap) = a.app_proto_tc {
+        o.str("app_proto_tc", ap);
     }
     if let Some(d) = a.direction {
         o.str("direction", d.as_str());

@@ -10,7 +10,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-pub use alert::{AlertRecord, PacketRecord};
+pub use alert::{AlertRecord, PacketRecord, TunnelInfo};
 
 use crate::archive::{Archive, ArchiveStats, Event as ArchivedEvent};
 use crate::capture::Timestamp;

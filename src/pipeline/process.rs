@@ -8,11 +8,11 @@ use log::warn;
 
 use crate::capture::Frame;
 use crate::config::Config;
-use crate::decode::{DecodeStats, Decoder, DecoderConfig, L4};
+use crate::decode::{DecodeStats, Decoder, Packet, L4};
 use crate::detect::{DetectStats, Engine, EngineOptions, FlowCtx, PacketAlerts};
-use crate::flow::{FlowStats, FlowTable};
+use crate::flow::{Direction, Flow, FlowStats, FlowTable};
 use crate::output::stats::{Counters, EngineInfo};
-use crate::output::{AlertRecord, EveAlertOptions, PacketRecord};
+use crate::output::{AlertRecord, EveAlertOptions, PacketRecord, TunnelInfo};
 use crate::replay::{load_classifications, load_rules, now, ReplayError};
 
 /// Decoder, flow table and the per-packet alert buffer: everything but the rules.
@@ -71,11 +71,7 @@ impl Processor {
         // validated with the config; an invalid one cannot reach here
         flows.set_midstream_policy(cfg.midstream_policy().unwrap_or_default(), cfg.simulate_ips);
         Processor {
-            decoder: Decoder::with_config(DecoderConfig {
-                tzsp: cfg.decoder.tzsp,
-                tzsp_port: cfg.decoder.tzsp_port,
-                ..DecoderConfig::default()
-            }),
+            decoder: Decoder::with_config(cfg.decoder_config()),
             flows,
             alerts: PacketAlerts::new(),
             ips: cfg.simulate_ips,
@@ -84,9 +80,12 @@ impl Processor {
         }
     }
 
-    /// Decodes `frame`, tracks its flow, runs `engine` on it and calls `emit` once per alert,
-    /// in Suricata's order, then for the packet itself if it is tagged and tagged packets are
-    /// logged. Returns the number of alerts. No heap allocation.
+    /// Decodes `frame` into its packets (the tunnelled ones first, innermost first, then the
+    /// captured one: Suricata's order), and for each tracks its flow, runs `engine` on it and
+    /// calls `emit` once per alert, in Suricata's order, then for the packet itself if it is
+    /// tagged and tagged packets are logged. `pcap_cnt` and `pkt_src` are the captured
+    /// packet's; a tunnelled packet has its own `pkt_src`, no `pcap_cnt`, and EVE's `tunnel`
+    /// object. Returns the number of alerts. No heap allocation.
     pub fn process(
         &mut self,
         engine: &mut Engine,
@@ -95,84 +94,68 @@ impl Processor {
         pkt_src: &str,
         mut emit: impl FnMut(Emit<'_, '_>),
     ) -> usize {
-        let frame_link = frame.link;
-        let p = self.decoder.decode(frame);
-        let fref = self.flows.update(&p);
-        let fctx = fref.map(|r| FlowCtx {
-            dir: r.dir,
-            established: r.established,
-            no_inspect: r.no_inspect,
-            flow: self.flows.get_mut(r),
-        });
-        engine.inspect(&p, fctx, &mut self.alerts);
-        if self.alerts.is_empty() && !self.alerts.tagged {
-            return 0;
-        }
-        if let Some(w) = &mut self.heartbeat {
-            if self
-                .alerts
-                .iter()
-                .any(|h| w.is_heartbeat(engine.sig(h).info.sid))
-            {
-                let ts_us = (p.ts.secs.max(0) as u64)
-                    .saturating_mul(1_000_000)
-                    .saturating_add(u64::from(p.ts.nanos / 1000));
-                w.seen(p.payload, ts_us);
+        let Processor {
+            decoder,
+            flows,
+            alerts,
+            ips,
+            eve_alert,
+            heartbeat,
+        } = self;
+        let out = Out {
+            ips: *ips,
+            eve_alert: *eve_alert,
+            frame_link: frame.link,
+        };
+        decoder.decode_with(frame, |decoded| {
+            let root = decoded.root();
+            let mut n = 0;
+            let mut one = |p: &Packet<'_>| {
+                let fref = flows.update(p);
+                let fctx = fref.map(|r| FlowCtx {
+                    dir: r.dir,
+                    established: r.established,
+                    no_inspect: r.no_inspect,
+                    flow: flows.get_mut(r),
+                });
+                engine.inspect(p, fctx, alerts);
+                if alerts.is_empty() && !alerts.tagged {
+                    return;
+                }
+                if let Some(w) = heartbeat.as_mut() {
+                    if alerts
+                        .iter()
+                        .any(|h| w.is_heartbeat(engine.sig(h).info.sid))
+                    {
+                        let ts_us = (p.ts.secs.max(0) as u64)
+                            .saturating_mul(1_000_000)
+                            .saturating_add(u64::from(p.ts.nanos / 1000));
+                        w.seen(p.payload, ts_us);
+                    }
+                }
+                let at = if p.depth == 0 {
+                    Origin {
+                        pcap_cnt,
+                        pkt_src,
+                        tunnel: None,
+                    }
+                } else {
+                    Origin {
+                        pcap_cnt: None,
+                        pkt_src: p.src.as_str(),
+                        tunnel: Some(tunnel_info(root, p.depth, pcap_cnt, pkt_src)),
+                    }
+                };
+                let flow = fref.map(|r| (flows.get(r), r.dir));
+                n += out.emit(engine, p, flow, alerts, &at, &mut emit);
+            };
+            // Suricata's order: the tunnelled packets, then the captured one.
+            for p in decoded.tunnelled() {
+                one(p);
             }
-        }
-        let Some(ip) = p.ip else { return 0 };
-        let flow = fref.map(|r| self.flows.get(r));
-        let icmp = match p.l4 {
-            L4::Icmp(i) => Some((i.icmp_type, i.code)),
-            _ => None,
-        };
-        let ports = match p.l4 {
-            L4::Tcp(t) => Some((t.src_port, t.dst_port)),
-            L4::Udp(u) => Some((u.src_port, u.dst_port)),
-            _ => None,
-        };
-        let mut n = 0;
-        for hit in self.alerts.iter() {
-            emit(Emit::Alert(&AlertRecord {
-                ts: p.ts,
-                pcap_cnt,
-                sig: &engine.sig(hit).info,
-                src: ip.src,
-                dst: ip.dst,
-                ports,
-                icmp,
-                proto: ip.proto,
-                vlan: &p.vlan[..p.vlan_count as usize],
-                flow,
-                direction: fref.map(|r| r.dir),
-                app_proto: flow.and_then(|f| f.app_proto),
-                pkt_src,
-                ips: self.ips,
-                verdict: self
-                    .eve_alert
-                    .verdict
-                    .then_some((self.alerts.verdict, self.alerts.drop)),
-            }));
-            n += 1;
-        }
-        if self.alerts.tagged && self.eve_alert.tagged_packets {
-            emit(Emit::TaggedPacket(&PacketRecord {
-                ts: p.ts,
-                pcap_cnt,
-                flow_id: flow.map(|f| f.id),
-                src: ip.src,
-                dst: ip.dst,
-                ports,
-                icmp,
-                proto: ip.proto,
-                vlan: &p.vlan[..p.vlan_count as usize],
-                pkt_src,
-                frame: p.frame,
-                // a TZSP stream's inner frames are Ethernet
-                linktype: if p.tzsp { 1 } else { frame_link.dlt() },
-            }));
-        }
-        n
+            one(root);
+            n
+        })
     }
 
     /// The counters now (decoder, flows) with `engine`'s.
@@ -184,6 +167,121 @@ impl Processor {
             detect: engine.stats,
             suppressed: engine.suppressed(),
         }
+    }
+}
+
+/// What `Processor::process` needs to turn a packet's alerts into records.
+struct Out {
+    ips: bool,
+    eve_alert: EveAlertOptions,
+    frame_link: crate::capture::LinkType,
+}
+
+/// Where a packet came from, for its records.
+struct Origin<'s> {
+    pcap_cnt: Option<u64>,
+    pkt_src: &'s str,
+    tunnel: Option<TunnelInfo<'s>>,
+}
+
+impl Out {
+    /// The records of one inspected packet (the cold path: only packets with alerts or a
+    /// tag get here).
+    fn emit(
+        &self,
+        engine: &Engine,
+        p: &Packet<'_>,
+        flow: Option<(&Flow, Direction)>,
+        alerts: &PacketAlerts,
+        at: &Origin<'_>,
+        emit: &mut impl FnMut(Emit<'_, '_>),
+    ) -> usize {
+        let Some(ip) = p.ip else { return 0 };
+        let icmp = match p.l4 {
+            L4::Icmp(i) => Some((i.icmp_type, i.code)),
+            _ => None,
+        };
+        let ports = p.ports();
+        let [app_proto, app_proto_ts, app_proto_tc] =
+            flow.map(|(f, _)| f.app_names()).unwrap_or_default();
+        let mut n = 0;
+        for hit in alerts.iter() {
+            emit(Emit::Alert(&AlertRecord {
+                ts: p.ts,
+                pcap_cnt: at.pcap_cnt,
+                sig: &engine.sig(hit).info,
+                src: ip.src,
+                dst: ip.dst,
+                ports,
+                icmp,
+                proto: ip.proto,
+                vlan: p.vlans(),
+                flow: flow.map(|(f, _)| f),
+                direction: flow.map(|(_, d)| d),
+                app_proto,
+                app_proto_ts,
+                app_proto_tc,
+                pkt_src: at.pkt_src,
+                ips: self.ips,
+                verdict: self
+                    .eve_alert
+                    .verdict
+                    .then_some((alerts.verdict, alerts.drop)),
+                tunnel: at.tunnel,
+            }));
+            n += 1;
+        }
+        if alerts.tagged && self.eve_alert.tagged_packets {
+            emit(Emit::TaggedPacket(&PacketRecord {
+                ts: p.ts,
+                pcap_cnt: at.pcap_cnt,
+                flow_id: flow.map(|(f, _)| f.id),
+                src: ip.src,
+                dst: ip.dst,
+                ports,
+                icmp,
+                proto: ip.proto,
+                vlan: p.vlans(),
+                pkt_src: at.pkt_src,
+                frame: p.frame,
+                linktype: if p.depth > 0 {
+                    // a tunnelled packet starts at its IP header (Suricata's DLT_RAW)
+                    crate::capture::LinkType::Raw.dlt()
+                } else if p.tzsp {
+                    // a TZSP stream's inner frames are Ethernet
+                    1
+                } else {
+                    self.frame_link.dlt()
+                },
+            }));
+        }
+        n
+    }
+}
+
+/// EVE's `tunnel` object for a packet `depth` tunnels inside the captured packet `root`.
+fn tunnel_info<'s>(
+    root: &Packet<'_>,
+    depth: u8,
+    pcap_cnt: Option<u64>,
+    pkt_src: &'s str,
+) -> TunnelInfo<'s> {
+    // A tunnel is only ever found behind an IP header.
+    let (src, dst, proto) = match root.ip {
+        Some(ip) => (ip.src, ip.dst, ip.proto),
+        None => {
+            let unspecified = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+            (unspecified, unspecified, 0)
+        }
+    };
+    TunnelInfo {
+        src,
+        dst,
+        ports: root.ports().unwrap_or((0, 0)),
+        proto,
+        depth,
+        pcap_cnt,
+        pkt_src,
     }
 }
 

@@ -23,7 +23,7 @@ pub use address::parse_address;
 pub use classification::{Classification, Classifications};
 pub use loader::{dedup, load_bytes, load_file, load_files, RuleFile, Skipped};
 pub use parse::{parse_rule, parse_rule_bytes, Skip, SkipKind};
-pub use port::parse_port;
+pub use port::{decoder_ports, parse_port};
 pub use reference::References;
 pub use threshold_config::ThresholdConfig;
 pub use vars::Vars;

@@ -34,6 +34,44 @@ pub fn parse_port(text: &str, vars: &Vars) -> Result<PortSet, String> {
     })
 }
 
+/// The ports a decoder setting such as `decoder.vxlan.ports` names, as Suricata reads it
+/// (DetectPortParse, then each entry's first port): the entries are disjoint ranges in order,
+/// where ranges that overlap are cut at each other's bounds and adjacent ones stay apart, so
+/// `[4789,4790]` is 4789 and 4790 but `4789:4791` is only 4789. With negation the entries are
+/// the ranges left over (`!4789`: 0 and 4790).
+pub fn decoder_ports(text: &str, vars: &Vars) -> Result<Vec<u16>, String> {
+    let set = parse_port(text, vars)?;
+    let (mut head, mut nhead, mut stack) = (Vec::new(), Vec::new(), Vec::new());
+    parse_do(
+        vars,
+        &mut head,
+        &mut nhead,
+        text.as_bytes(),
+        false,
+        0,
+        &mut stack,
+    )?;
+    if !nhead.is_empty() {
+        return Ok(set.ranges.iter().map(|r| r.0).collect());
+    }
+    // Every bound of every range; each piece between two bounds that some range covers is
+    // one entry.
+    let mut bounds: Vec<u32> = head
+        .iter()
+        .flat_map(|&(a, b)| [u32::from(a), u32::from(b) + 1])
+        .collect();
+    bounds.sort_unstable();
+    bounds.dedup();
+    Ok(bounds
+        .windows(2)
+        .filter(|w| {
+            head.iter()
+                .any(|&(a, b)| u32::from(a) <= w[0] && w[0] <= u32::from(b))
+        })
+        .map(|w| w[0] as u16)
+        .collect())
+}
+
 type Ranges = Vec<(u16, u16)>;
 
 /// `DetectPortParseDo`, character for character.
@@ -237,6 +275,25 @@ fn insert_string(head: &mut Ranges, item: &[u8]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decoder_ports_as_suricata_lists_them() {
+        // What Suricata 7.0.10 decodes as VXLAN with `--set decoder.vxlan.ports=...`.
+        let v = Vars::suricata_default();
+        let ports = |t: &str| decoder_ports(t, &v).unwrap();
+        assert_eq!(ports("4789"), [4789]);
+        assert_eq!(ports("$VXLAN_PORTS"), [4789]);
+        assert_eq!(ports("[4789,4790]"), [4789, 4790]);
+        assert_eq!(ports("4789:4791"), [4789]);
+        assert_eq!(
+            ports("[9001,9000,4790,4791,8472]"),
+            [4790, 4791, 8472, 9000, 9001]
+        );
+        assert_eq!(ports("any"), [0]);
+        assert_eq!(ports("!4789"), [0, 4790]);
+        assert_eq!(ports("[4789:4791,4790]"), [4789, 4790, 4791]);
+        assert!(decoder_ports("[4789", &v).is_err());
+    }
 
     fn p(s: &str) -> Result<PortSet, String> {
         parse_port(s, &Vars::suricata_default())

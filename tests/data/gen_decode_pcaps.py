@@ -20,7 +20,11 @@ from scapy.all import (  # noqa: E402
     IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop, IPv6ExtHdrRouting,
     Raw,
 )
+from scapy.contrib.geneve import GENEVE  # noqa: E402
+from scapy.contrib.mpls import MPLS  # noqa: E402
+from scapy.contrib.nsh import NSH  # noqa: E402
 from scapy.layers.inet6 import ICMPv6DestUnreach  # noqa: E402,F401
+from scapy.layers.vxlan import VXLAN  # noqa: E402
 from scapy.layers.ipsec import AH  # noqa: E402
 from scapy.layers.l2 import CookedLinux, CookedLinuxV2  # noqa: E402
 
@@ -99,6 +103,23 @@ def ip_packets():
     p.append(IP(src=C4, dst=D4) / IPv6(src=A6, dst=B6) / UDP(sport=5, dport=6) / Raw(b"6in4"))
     p.append(IPv6(src=C6, dst=D6) / IP(src=A4, dst=B4) / TCP(sport=7, dport=8, flags="R"))
     p.append(IPv6(src=C6, dst=D6) / IPv6(src=A6, dst=B6) / UDP(sport=5, dport=6) / Raw(b"6in6"))
+    # UDP tunnels on their default ports: VXLAN (IPv4, and IPv6 behind a VLAN tag, over IPv6),
+    # Geneve (Ethernet with an option, IPv4), Teredo (plain, with an origin indication).
+    p.append(IP(src=C4, dst=D4) / UDP(sport=50000, dport=4789) / VXLAN(vni=42) / Ether(**MAC) /
+             IP(src=A4, dst=B4) / ICMP(type=8, id=9, seq=10) / Raw(b"heartbeat_ping"))
+    p.append(IPv6(src=C6, dst=D6) / UDP(sport=4789, dport=50000) / VXLAN(vni=7) /
+             Ether(**MAC) / Dot1Q(vlan=33) / IPv6(src=A6, dst=B6) /
+             TCP(sport=40002, dport=443, flags="S", seq=77, options=SYN_OPTS))
+    p.append(IP(src=C4, dst=D4) / UDP(sport=50002, dport=6081) /
+             GENEVE(vni=5, proto=0x6558, optionlen=2) / Raw(b"\x01\x02\x03\x01\x00\x00\x00\x09") /
+             Ether(**MAC) / IP(src=A4, dst=B4, ttl=12) / UDP(sport=11, dport=12) / Raw(b"gnv"))
+    p.append(IP(src=C4, dst=D4) / UDP(sport=50002, dport=6081) / GENEVE(vni=5, proto=0x0800) /
+             IP(src=A4, dst=B4) / TCP(sport=13, dport=14, flags="A", seq=5, ack=6) / Raw(b"g4"))
+    p.append(IP(src=C4, dst=D4) / UDP(sport=3544, dport=50003) / IPv6(src=A6, dst=B6) /
+             ICMPv6EchoRequest(id=3, seq=4, data=b"teredo"))
+    p.append(IP(src=C4, dst=D4) / UDP(sport=50003, dport=3544) /
+             Raw(b"\x00\x00\x12\x34\xc6\x33\x64\x01" +
+                 bytes(IPv6(src=A6, dst=B6) / UDP(sport=15, dport=16) / Raw(b"origin"))))
     return p
 
 
@@ -113,6 +134,14 @@ def ether_packets():
         Ether(**MAC, type=0x9100) / Dot1Q(vlan=1) / Dot1Q(vlan=2) / Dot1Q(vlan=3) /
         IPv6(src=A6, dst=B6) / UDP(sport=1, dport=2),
         Ether(**MAC) / ARP(psrc=A4, pdst=B4),
+        # NSH (MD type 1 with IPv4, MD type 2 with Ethernet) and MPLS.
+        Ether(**MAC, type=0x894F) /
+        NSH(mdtype=1, nextproto=1, spi=5, si=255, length=6, context_header=b"\x00" * 16) /
+        IP(src=A4, dst=B4) / UDP(sport=52377, dport=52464) / Raw(b"data\n\n"),
+        Ether(**MAC, type=0x894F) / NSH(mdtype=2, nextproto=3, spi=5, si=254, length=2) /
+        Ether(**MAC) / IPv6(src=A6, dst=B6) / ICMPv6EchoReply(id=5, seq=6, data=b"nsh"),
+        Ether(**MAC, type=0x8847) / MPLS(label=100, s=0) / MPLS(label=200, s=1) /
+        IP(src=A4, dst=B4) / TCP(sport=17, dport=18, flags="PA", seq=1, ack=2) / Raw(b"mpls"),
         # Short frame padded to 60 bytes: the payload ends at the IP total length.
         Ether(**MAC) / IP(src=A4, dst=B4) / TCP(sport=1, dport=2, flags="A") / Raw(b"\x00" * 6),
         # TZSP from a MikroTik: received packet, Ethernet, tags then END.

@@ -129,6 +129,23 @@ pub fn gen_traffic(shared: &Path, out: &Path, packets: u64, seed: u64) -> Result
     Ok(())
 }
 
+/// Write the tunnelled-traffic capture (`tests/data/gen_tunnel_pcap.py`, scapy) to `out`.
+pub fn gen_tunnel_pcap(out: &Path) {
+    require_scapy();
+    let o = Command::new("python3")
+        .arg(crate_root().join("tests/data/gen_tunnel_pcap.py"))
+        .arg(out)
+        .output()
+        .unwrap_or_else(|e| panic!("python3: {e}"));
+    assert!(
+        o.status.success(),
+        "gen_tunnel_pcap.py {} failed: {}{}",
+        out.display(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// Suricata's classification.config from the reference material (the one suricata-alerts
 /// gives Suricata); ravn gets the same file so priorities, and so the alert order and the
 /// per-packet alert limit, agree.
