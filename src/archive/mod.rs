@@ -203,6 +203,24 @@ impl Archive {
         o
     }
 
+    /// As `offer`, but for a producer that may wait (offline replay, not the packet path):
+    /// while the card keeps up but the buffer is over half full, wait (up to `max_wait`) for
+    /// the writer to drain it instead of dropping. A failing card is never waited for.
+    pub fn offer_waiting(&self, ev: &Event<'_>, max_wait: std::time::Duration) -> Offer {
+        let t0 = std::time::Instant::now();
+        loop {
+            {
+                let st = lock(&self.shared);
+                if !st.front.half_full() || st.front.failed_run() > 0 || t0.elapsed() >= max_wait {
+                    break;
+                }
+            }
+            self.shared.cv.notify_one();
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        self.offer(ev)
+    }
+
     pub fn stats(&self) -> ArchiveStats {
         let st = lock(&self.shared);
         combined(&st)

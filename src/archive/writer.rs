@@ -275,6 +275,11 @@ impl Front {
         self.buf.len()
     }
 
+    /// More than half of the RAM buffer is waiting for the card.
+    pub fn half_full(&self) -> bool {
+        self.buf.len() > self.p.buffer_cap / 2
+    }
+
     /// Take the buffered records for writing.
     pub fn take(&mut self) -> Job {
         let chunk = std::mem::replace(&mut self.buf, std::mem::take(&mut self.spare));

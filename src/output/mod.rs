@@ -92,6 +92,9 @@ pub struct Outputs {
     archive: Option<Archive>,
     /// Whether the archive takes alerts (cached: asked for every alert).
     archive_alerts: bool,
+    /// Offline replay: wait for a healthy card rather than drop alerts from the archive
+    /// (the daemon never waits: its output thread must keep up with the packet path).
+    archive_waits: bool,
 }
 
 /// Who opens the outputs: `auto` settings resolve per role.
@@ -160,6 +163,7 @@ impl Outputs {
             fast_line: String::with_capacity(512),
             archive: None,
             archive_alerts: false,
+            archive_waits: false,
         })
     }
 
@@ -197,6 +201,7 @@ impl Outputs {
                 fast_line: String::with_capacity(512),
                 archive: None,
                 archive_alerts: false,
+                archive_waits: false,
             }
         } else {
             Outputs::open(dir, &cfg.outputs)?
@@ -204,6 +209,7 @@ impl Outputs {
         if cfg.archive.enabled.resolve(daemon) {
             let a = Archive::start(&cfg.archive, Some(dir.join(crate::archive::STATUS_FILE)));
             o.archive_alerts = a.wants("alert");
+            o.archive_waits = !daemon;
             o.archive = Some(a);
         }
         Ok(o)
@@ -240,7 +246,7 @@ impl Outputs {
             r = r.and(w.write_line(self.line.as_bytes()));
         }
         if let (true, Some(ar)) = (archive, &self.archive) {
-            ar.offer(&ArchivedEvent {
+            let ev = ArchivedEvent {
                 ts_secs: a.ts.secs,
                 ts_usecs: a.ts.micros(),
                 event_type: "alert",
@@ -249,7 +255,12 @@ impl Outputs {
                 severity: a.sig.priority,
                 eve: &self.line,
                 fast: &self.fast_line,
-            });
+            };
+            if self.archive_waits {
+                ar.offer_waiting(&ev, std::time::Duration::from_secs(30));
+            } else {
+                ar.offer(&ev);
+            }
         }
         r
     }
