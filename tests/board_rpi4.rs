@@ -156,6 +156,14 @@ fn units_pass_systemd_analyze_verify() {
             "board/rpi4/rootfs/etc/systemd/system/var-log-ravn.mount",
             "var-log-ravn.mount",
         ),
+        (
+            "board/rpi4/rootfs/etc/systemd/system/ravn-growroot.service",
+            "ravn-growroot.service",
+        ),
+        (
+            "board/rpi4/rootfs/etc/systemd/system/ravn-ssh-keygen.service",
+            "ravn-ssh-keygen.service",
+        ),
     ] {
         let text = fs::read_to_string(repo(src))
             .unwrap()
@@ -163,6 +171,12 @@ fn units_pass_systemd_analyze_verify() {
             .replace(
                 "/usr/local/sbin/ravn-firstboot",
                 firstboot.to_str().unwrap(),
+            )
+            .replace(
+                "/usr/local/sbin/ravn-growroot",
+                repo("board/rpi4/rootfs/usr/local/sbin/ravn-growroot")
+                    .to_str()
+                    .unwrap(),
             );
         let p = dir.join(name);
         fs::write(&p, text).unwrap();
