@@ -1,12 +1,14 @@
 //! Status LEDs: what the heartbeat monitor shows on the rack-mounted Pi.
 //!
 //! `Leds` is the small hardware trait (set one colour on or off; hear about state changes);
-//! the backends are `gpio.rs` (BCM pins through rppal), `sysfs.rs` (`/sys/class/leds/*`,
-//! e.g. the Pi's ACT and PWR LEDs), `terminal.rs` (prints state changes: the default off a
-//! Pi) and `NoLeds`. `Driver` turns the configured patterns into on/off calls, touching a
-//! LED only when it changes.
+//! the backends are `gpio.rs` (BCM pins through the GPIO character device, `gpiochip.rs`,
+//! or rppal where the kernel has none), `sysfs.rs` (`/sys/class/leds/*`, e.g. the Pi's ACT
+//! and PWR LEDs), `terminal.rs` (prints state changes: the default off a Pi) and `NoLeds`.
+//! `Driver` turns the configured patterns into on/off calls, touching a LED only when it
+//! changes.
 
 pub mod gpio;
+pub mod gpiochip;
 pub mod sysfs;
 pub mod terminal;
 
@@ -298,6 +300,9 @@ pub struct LedsConfig {
     pub backend: Backend,
     /// GPIO LEDs wired between the pin and 3.3 V light when the pin is low.
     pub active_low: bool,
+    /// The GPIO chip device the pins are on (`/dev/gpiochipN`); empty: the one labelled
+    /// `pinctrl-bcm2*` (the SoC's), found by scanning /dev/gpiochip*.
+    pub gpio_chip: PathBuf,
     pub pins: PinsConfig,
     pub sysfs: SysfsConfig,
     pub patterns: PatternsConfig,
@@ -308,6 +313,7 @@ impl Default for LedsConfig {
         LedsConfig {
             backend: Backend::Auto,
             active_low: false,
+            gpio_chip: PathBuf::new(),
             pins: PinsConfig::default(),
             sysfs: SysfsConfig::default(),
             patterns: PatternsConfig::default(),
@@ -319,6 +325,13 @@ impl LedsConfig {
     /// Checks what can be checked without hardware; errors name the key.
     pub fn validate(&self) -> Result<(), String> {
         self.patterns.parse()?;
+        if !self.gpio_chip.as_os_str().is_empty() && !self.gpio_chip.is_absolute() {
+            return Err(format!(
+                "key `leds.gpio-chip`: `{}` is not an absolute path (e.g. /dev/gpiochip0; \
+                 empty: the chip labelled pinctrl-bcm2*)",
+                self.gpio_chip.display()
+            ));
+        }
         let mut seen: Vec<(u8, Color)> = Vec::new();
         for c in COLORS {
             if let Some(pin) = self.pins.get(c) {
@@ -353,7 +366,7 @@ impl LedsConfig {
     /// Opens the configured backend.
     pub fn open(&self) -> Result<Box<dyn Leds>, String> {
         Ok(match self.resolved_backend() {
-            Backend::Gpio => Box::new(gpio::GpioLeds::open(&self.pins, self.active_low)?),
+            Backend::Gpio => gpio::open(self)?,
             Backend::Sysfs => Box::new(sysfs::SysfsLeds::open(&self.sysfs)?),
             Backend::Terminal => Box::new(terminal::TerminalLeds::new(Box::new(std::io::stderr()))),
             Backend::None | Backend::Auto => Box::new(NoLeds),
@@ -525,6 +538,18 @@ mod tests {
         assert!(e.contains("leds.pins.amber") && e.contains("17"), "{e}");
         l.pins.amber = Some(60);
         assert!(l.validate().unwrap_err().contains("60"));
+        // the GPIO chip: a path, or empty
+        let mut l = LedsConfig {
+            gpio_chip: PathBuf::from("gpiochip0"),
+            ..Default::default()
+        };
+        assert_eq!(
+            l.validate().unwrap_err(),
+            "key `leds.gpio-chip`: `gpiochip0` is not an absolute path (e.g. /dev/gpiochip0; \
+             empty: the chip labelled pinctrl-bcm2*)"
+        );
+        l.gpio_chip = PathBuf::from("/dev/gpiochip1");
+        l.validate().unwrap();
     }
 
     #[test]
