@@ -942,14 +942,22 @@ mod tests {
         assert_eq!(c.heartbeat.warn_secs, 120);
         assert_eq!(c.heartbeat.crit_secs, 300);
         assert_eq!(c.leds.backend, crate::leds::Backend::Auto);
+        assert_eq!(c.leds.gpio_chip, PathBuf::new());
+        assert_eq!(c.leds.patterns.config_fault, "red:slow");
         let c = Config::from_str_with_sets(
             "[heartbeat]\nsids = [1, 2]\nwarn-secs = 3\ncrit-secs = 6\n[leds]\nbackend = \"sysfs\"\n[leds.patterns]\ndead = \"red:fast\"\n",
             "t",
-            &["leds.pins.amber=5".into()],
+            &[
+                "leds.pins.amber=5".into(),
+                "leds.gpio-chip=/dev/gpiochip1".into(),
+                "leds.patterns.config-fault=amber:fast".into(),
+            ],
         )
         .unwrap();
         assert_eq!(c.heartbeat.sids, vec![1, 2]);
         assert_eq!(c.leds.pins.amber, Some(5));
+        assert_eq!(c.leds.gpio_chip, PathBuf::from("/dev/gpiochip1"));
+        assert_eq!(c.leds.patterns.config_fault, "amber:fast");
         for (set, key) in [
             ("heartbeat.warn-secs=0", "heartbeat.warn-secs"),
             ("heartbeat.crit-secs=10", "heartbeat.crit-secs"),
@@ -960,6 +968,12 @@ mod tests {
             ("leds.patterns.late=amber:sometimes", "leds.patterns.late"),
             ("leds.pins.red=17", "leds.pins.red"),
             ("leds.pins.green=300", "leds.pins.green"),
+            ("leds.gpio-chip=gpiochip0", "leds.gpio-chip"),
+            ("leds.gpio-chip=5", "leds.gpio-chip"),
+            (
+                "leds.patterns.config-fault=red:never",
+                "leds.patterns.config-fault",
+            ),
         ] {
             let e = Config::from_str_with_sets("", "x.toml", &[set.into()]).unwrap_err();
             assert!(e.0.contains(key), "{set}: {e}");

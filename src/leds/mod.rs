@@ -1,12 +1,14 @@
 //! Status LEDs: what the heartbeat monitor shows on the rack-mounted Pi.
 //!
 //! `Leds` is the small hardware trait (set one colour on or off; hear about state changes);
-//! the backends are `gpio.rs` (BCM pins through rppal), `sysfs.rs` (`/sys/class/leds/*`,
-//! e.g. the Pi's ACT and PWR LEDs), `terminal.rs` (prints state changes: the default off a
-//! Pi) and `NoLeds`. `Driver` turns the configured patterns into on/off calls, touching a
-//! LED only when it changes.
+//! the backends are `gpio.rs` (BCM pins through the GPIO character device, `gpiochip.rs`,
+//! or rppal where the kernel has none), `sysfs.rs` (`/sys/class/leds/*`, e.g. the Pi's ACT
+//! and PWR LEDs), `terminal.rs` (prints state changes: the default off a Pi) and `NoLeds`.
+//! `Driver` turns the configured patterns into on/off calls, touching a LED only when it
+//! changes.
 
 pub mod gpio;
+pub mod gpiochip;
 pub mod sysfs;
 pub mod terminal;
 
@@ -219,7 +221,8 @@ impl SysfsConfig {
     }
 }
 
-/// `[leds.patterns]`: one pattern per state, and the two event patterns shown over them.
+/// `[leds.patterns]`: one pattern per state, the configuration fault and the two event
+/// patterns shown over them.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct PatternsConfig {
@@ -228,6 +231,9 @@ pub struct PatternsConfig {
     pub late: String,
     pub dead: String,
     pub capture_down: String,
+    /// Shown over the state while `<run-dir>/firstboot.error` exists (the first-boot file
+    /// on the boot partition was refused; ravn runs with its previous configuration).
+    pub config_fault: String,
     /// Shown once per heartbeat seen.
     pub heartbeat: String,
     /// Shown for a second after the capture dropped packets.
@@ -242,6 +248,7 @@ impl Default for PatternsConfig {
             late: "amber:on".into(),
             dead: "red:on".into(),
             capture_down: "red:fast".into(),
+            config_fault: "red:slow".into(),
             heartbeat: "green:once".into(),
             drops: "amber:flicker".into(),
         }
@@ -256,6 +263,7 @@ pub struct Patterns {
     pub late: Pattern,
     pub dead: Pattern,
     pub capture_down: Pattern,
+    pub config_fault: Pattern,
     pub heartbeat: Pattern,
     pub drops: Pattern,
 }
@@ -272,6 +280,7 @@ impl PatternsConfig {
             late: p("late", &self.late)?,
             dead: p("dead", &self.dead)?,
             capture_down: p("capture-down", &self.capture_down)?,
+            config_fault: p("config-fault", &self.config_fault)?,
             heartbeat: p("heartbeat", &self.heartbeat)?,
             drops: p("drops", &self.drops)?,
         })
@@ -298,6 +307,9 @@ pub struct LedsConfig {
     pub backend: Backend,
     /// GPIO LEDs wired between the pin and 3.3 V light when the pin is low.
     pub active_low: bool,
+    /// The GPIO chip device the pins are on (`/dev/gpiochipN`); empty: the one labelled
+    /// `pinctrl-bcm2*` (the SoC's), found by scanning /dev/gpiochip*.
+    pub gpio_chip: PathBuf,
     pub pins: PinsConfig,
     pub sysfs: SysfsConfig,
     pub patterns: PatternsConfig,
@@ -308,6 +320,7 @@ impl Default for LedsConfig {
         LedsConfig {
             backend: Backend::Auto,
             active_low: false,
+            gpio_chip: PathBuf::new(),
             pins: PinsConfig::default(),
             sysfs: SysfsConfig::default(),
             patterns: PatternsConfig::default(),
@@ -319,6 +332,13 @@ impl LedsConfig {
     /// Checks what can be checked without hardware; errors name the key.
     pub fn validate(&self) -> Result<(), String> {
         self.patterns.parse()?;
+        if !self.gpio_chip.as_os_str().is_empty() && !self.gpio_chip.is_absolute() {
+            return Err(format!(
+                "key `leds.gpio-chip`: `{}` is not an absolute path (e.g. /dev/gpiochip0; \
+                 empty: the chip labelled pinctrl-bcm2*)",
+                self.gpio_chip.display()
+            ));
+        }
         let mut seen: Vec<(u8, Color)> = Vec::new();
         for c in COLORS {
             if let Some(pin) = self.pins.get(c) {
@@ -353,7 +373,7 @@ impl LedsConfig {
     /// Opens the configured backend.
     pub fn open(&self) -> Result<Box<dyn Leds>, String> {
         Ok(match self.resolved_backend() {
-            Backend::Gpio => Box::new(gpio::GpioLeds::open(&self.pins, self.active_low)?),
+            Backend::Gpio => gpio::open(self)?,
             Backend::Sysfs => Box::new(sysfs::SysfsLeds::open(&self.sysfs)?),
             Backend::Terminal => Box::new(terminal::TerminalLeds::new(Box::new(std::io::stderr()))),
             Backend::None | Backend::Auto => Box::new(NoLeds),
@@ -374,6 +394,8 @@ pub struct Driver {
     patterns: Patterns,
     state: Option<State>,
     state_since_ms: u64,
+    /// Since when the configuration fault shows (None: no fault).
+    config_fault_since: Option<u64>,
     heartbeat_at: Option<u64>,
     drops_at: Option<u64>,
     lit: [Option<bool>; 3],
@@ -392,6 +414,7 @@ impl Driver {
             patterns,
             state: None,
             state_since_ms: 0,
+            config_fault_since: None,
             heartbeat_at: None,
             drops_at: None,
             lit: [None; 3],
@@ -411,6 +434,15 @@ impl Driver {
         self.drops_at = Some(now_ms);
     }
 
+    /// Whether there is a configuration fault now; its pattern starts when it appears.
+    pub fn config_fault(&mut self, fault: bool, now_ms: u64) {
+        match (fault, self.config_fault_since) {
+            (true, None) => self.config_fault_since = Some(now_ms),
+            (false, Some(_)) => self.config_fault_since = None,
+            _ => {}
+        }
+    }
+
     fn report(&mut self, r: std::io::Result<()>) {
         if let Err(e) = r {
             if !self.failed {
@@ -420,7 +452,8 @@ impl Driver {
         }
     }
 
-    /// Shows `state` at `now_ms`: the state's pattern, with the event patterns over it.
+    /// Shows `state` at `now_ms`: the state's pattern, the configuration fault's over it
+    /// (its colour takes that light), and the event patterns over both.
     pub fn show(&mut self, state: State, now_ms: u64) {
         if self.state != Some(state) {
             self.state = Some(state);
@@ -433,6 +466,11 @@ impl Driver {
         let base = self.patterns.for_state(state);
         if let Some((c, on)) = base.lit(now_ms.saturating_sub(self.state_since_ms)) {
             want[c.index()] |= on;
+        }
+        if let Some(since) = self.config_fault_since {
+            if let Some((c, on)) = self.patterns.config_fault.lit(now_ms.saturating_sub(since)) {
+                want[c.index()] = on;
+            }
         }
         for (at, p, show) in [
             (
@@ -525,6 +563,106 @@ mod tests {
         assert!(e.contains("leds.pins.amber") && e.contains("17"), "{e}");
         l.pins.amber = Some(60);
         assert!(l.validate().unwrap_err().contains("60"));
+        // the configuration fault's pattern
+        assert_eq!(
+            PatternsConfig::default().parse().unwrap().config_fault,
+            Pattern(Some((Color::Red, Mode::Slow)))
+        );
+        let c = PatternsConfig {
+            config_fault: "red:sometimes".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            c.parse().unwrap_err(),
+            "key `leds.patterns.config-fault`: `sometimes`: mode must be on, slow, fast, \
+             flicker or once"
+        );
+        // the GPIO chip: a path, or empty
+        let mut l = LedsConfig {
+            gpio_chip: PathBuf::from("gpiochip0"),
+            ..Default::default()
+        };
+        assert_eq!(
+            l.validate().unwrap_err(),
+            "key `leds.gpio-chip`: `gpiochip0` is not an absolute path (e.g. /dev/gpiochip0; \
+             empty: the chip labelled pinctrl-bcm2*)"
+        );
+        l.gpio_chip = PathBuf::from("/dev/gpiochip1");
+        l.validate().unwrap();
+    }
+
+    /// What the lights show at each of `times`: one char per time, per colour (G, R, A lit).
+    fn lights(d: &mut Driver, state: State, times: impl Iterator<Item = u64>) -> String {
+        let mut out = String::new();
+        for t in times {
+            d.show(state, t);
+            let lit = |c: Color| d.lit[c.index()] == Some(true);
+            out.push(
+                match (lit(Color::Green), lit(Color::Red), lit(Color::Amber)) {
+                    (false, false, false) => '.',
+                    (false, true, false) => 'R',
+                    (true, false, false) => 'G',
+                    (false, false, true) => 'A',
+                    _ => '*',
+                },
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn config_fault_blinks_red_over_the_state_until_it_clears() {
+        let rec = Recorder::default();
+        let log = rec.0.clone();
+        let pats = PatternsConfig::default().parse().unwrap();
+        let mut d = Driver::new(Box::new(rec), pats);
+        // ALIVE (dark): the fault blinks red at 1 Hz from when it appeared
+        d.show(State::Alive, 0);
+        d.config_fault(true, 1000);
+        let s = lights(&mut d, State::Alive, (1000..3000).step_by(250));
+        assert_eq!(s, "RR..RR..");
+        // seen again while it lasts: the blink goes on, not restarted
+        d.config_fault(true, 3000);
+        assert_eq!(lights(&mut d, State::Alive, [3000, 3500].into_iter()), "R.");
+        // a heartbeat's green flash shows over it; the state's amber (LATE) too
+        d.heartbeat(4000);
+        assert_eq!(lights(&mut d, State::Alive, [4000].into_iter()), "*");
+        assert_eq!(d.lit, [Some(true), Some(true), Some(false)]);
+        assert_eq!(lights(&mut d, State::Late, [4500].into_iter()), "A");
+        assert_eq!(lights(&mut d, State::Late, [5000].into_iter()), "*");
+        assert_eq!(d.lit, [Some(false), Some(true), Some(true)]);
+        // DEAD is red:on: the fault takes the red light, so it blinks rather than stays on
+        assert_eq!(
+            lights(&mut d, State::Dead, (6000..8000).step_by(250)),
+            "RR..RR.."
+        );
+        // cleared: the state's pattern again
+        d.config_fault(false, 8000);
+        assert_eq!(lights(&mut d, State::Dead, [8000, 8500].into_iter()), "RR");
+        assert_eq!(lights(&mut d, State::Alive, [9000].into_iter()), ".");
+        // the backend heard of state changes only (the fault is logged by the health thread)
+        let states: Vec<String> = log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with("state"))
+            .cloned()
+            .collect();
+        assert_eq!(
+            states,
+            [
+                "state ALIVE off",
+                "state LATE amber on",
+                "state DEAD red on",
+                "state ALIVE off"
+            ]
+        );
+        // a fault pattern of `off` shows nothing
+        let mut pats = PatternsConfig::default().parse().unwrap();
+        pats.config_fault = Pattern(None);
+        let mut d = Driver::new(Box::new(Recorder::default()), pats);
+        d.config_fault(true, 0);
+        assert_eq!(lights(&mut d, State::Alive, (0..1000).step_by(250)), "....");
     }
 
     #[test]
