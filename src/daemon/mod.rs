@@ -121,12 +121,15 @@ pub fn run(cfg: &Config, rule_files: &[PathBuf], log_dir: &Path) -> Result<(), D
             );
         }
     }
-    if let Some(core) = cfg.threading.matcher_core {
-        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if core >= n {
-            return Err(err(format!(
-                "key `threading.matcher-core`: core {core} does not exist (this machine has {n})"
-            )));
+    // the cores must be in the affinity mask (ravn.service: CPUAffinity=1 2 3 on a Pi 4),
+    // not merely below the number of CPUs
+    let allowed = pipeline::allowed_cores().map_err(|e| err(format!("sched_getaffinity: {e}")))?;
+    for (key, core) in [
+        ("threading.matcher-core", cfg.threading.matcher_core),
+        ("threading.capture-core", cfg.threading.capture_core),
+    ] {
+        if let Some(core) = core {
+            pipeline::check_core(key, core, &allowed).map_err(err)?;
         }
     }
 

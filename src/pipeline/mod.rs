@@ -145,6 +145,36 @@ pub struct MatcherOptions {
     pub watchdog: Option<(Notifier, Duration)>,
 }
 
+/// The CPUs the calling thread may run on (its affinity mask: systemd's `CPUAffinity=`,
+/// `taskset`), in ascending order. Core numbers are the kernel's, so a process limited to
+/// cores 1-3 of four has three cores, numbered 1, 2 and 3.
+pub fn allowed_cores() -> std::io::Result<Vec<usize>> {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity(0) reads the calling thread's mask.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok((0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &set))
+            .collect())
+    }
+}
+
+/// Checks that `core` (the value of config key `key`) is one this process may run on; the
+/// error names the key, the core and the allowed ones.
+pub fn check_core(key: &str, core: usize, allowed: &[usize]) -> Result<(), String> {
+    if allowed.contains(&core) {
+        return Ok(());
+    }
+    let list: Vec<String> = allowed.iter().map(|c| c.to_string()).collect();
+    Err(format!(
+        "key `{key}`: core {core} is not one ravn may run on (allowed: {}; the set comes \
+         from the machine's CPUs and systemd's CPUAffinity= or taskset)",
+        list.join(",")
+    ))
+}
+
 /// Pins the calling thread to `core`.
 pub fn pin_current_thread(core: usize) -> std::io::Result<()> {
     // SAFETY: cpu_set_t is plain data; sched_setaffinity(0) applies to the calling thread.
@@ -369,4 +399,31 @@ pub fn run_output(
     // flushes the files and everything the archive still buffers
     write(outputs.close().map(|_| ()));
     shared.output_done.store(true, Ordering::Release);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_core_must_be_in_the_affinity_mask_not_below_its_size() {
+        // ravn.service on a Pi 4: CPUAffinity=1 2 3, matcher on core 3
+        assert!(check_core("threading.matcher-core", 3, &[1, 2, 3]).is_ok());
+        let e = check_core("threading.matcher-core", 0, &[1, 2, 3]).unwrap_err();
+        assert!(
+            e.contains("`threading.matcher-core`") && e.contains("core 0") && e.contains("1,2,3"),
+            "{e}"
+        );
+        assert!(check_core("threading.capture-core", 4, &[0, 1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn this_thread_may_run_on_its_allowed_cores() {
+        let cores = allowed_cores().unwrap();
+        assert!(!cores.is_empty());
+        assert_eq!(
+            cores.len(),
+            std::thread::available_parallelism().unwrap().get()
+        );
+    }
 }
