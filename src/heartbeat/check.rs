@@ -65,33 +65,19 @@ fn load(
     lim: &Limits,
 ) -> Result<Status, Outcome> {
     let p = path.display();
-    let s = match read {
-        Ok(s) => s,
-        Err(ReadError::Missing(e)) => {
-            return Err(outcome(
-                service,
-                Code::Unknown,
-                &format!("status file {p} is missing ({e}): is ravn run running?"),
-                "",
-            ))
-        }
-        Err(ReadError::Unreadable(e)) => {
-            return Err(outcome(
-                service,
-                Code::Unknown,
-                &format!("status file {p} is unreadable: {e}"),
-                "",
-            ))
-        }
-        Err(ReadError::Corrupt(e)) => {
-            return Err(outcome(
-                service,
-                Code::Unknown,
-                &format!("status file {p} is corrupt: {e}"),
-                "",
-            ))
-        }
-    };
+    let s = read.map_err(|e| {
+        let why = match e {
+            ReadError::Missing(e) => format!("is missing ({e}): is ravn run running?"),
+            ReadError::Unreadable(e) => format!("is unreadable: {e}"),
+            ReadError::Corrupt(e) => format!("is corrupt: {e}"),
+        };
+        outcome(
+            service,
+            Code::Unknown,
+            &format!("status file {p} {why}"),
+            "",
+        )
+    })?;
     if s.state == State::Stopped {
         return Err(outcome(
             service,
