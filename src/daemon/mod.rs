@@ -111,7 +111,7 @@ pub fn run(cfg: &Config, rule_files: &[PathBuf], log_dir: &Path) -> Result<(), D
         ring::with_slots((0..p.alert_ring).map(|_| AlertSlot::new()).collect());
     let outputs = Outputs::open_with(log_dir, cfg, crate::output::Role::Daemon)
         .map_err(|e| err(e.to_string()))?;
-    let proc = Processor::new(cfg);
+    let mut proc = Processor::new(cfg);
     if cfg.threading.mlockall {
         // SAFETY: plain syscall.
         if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } != 0 {
@@ -137,7 +137,6 @@ pub fn run(cfg: &Config, rule_files: &[PathBuf], log_dir: &Path) -> Result<(), D
     let stats_server = stats_socket::StatsServer::start(&cfg.daemon.run_dir, shared.clone())
         .map_err(|e| err(format!("stats socket: {e}")))?;
 
-    let mut proc = proc;
     let health = start_health(cfg, &mut proc, &shared)?;
 
     let sh = shared.clone();
