@@ -18,7 +18,7 @@ use ravn::rules;
     TZSP/pcap in, Suricata-compatible alerts out"
 )]
 struct Cli {
-    /// More log output (-v info, -vv debug). RUST_LOG overrides it.
+    /// More log output (-v info, -vv debug; `run` logs info by default). RUST_LOG overrides it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     #[command(subcommand)]
@@ -540,7 +540,11 @@ fn main() -> ExitCode {
     if let Cmd::Check { cmd } = cli.cmd {
         return check(cmd);
     }
+    // `ravn run` is the daemon: its journal says what it loaded, where it captures and what
+    // its LEDs are (Suricata's notices); the one-shot commands stay quiet unless asked.
+    let daemon = matches!(cli.cmd, Cmd::Run { .. });
     let level = match cli.verbose {
+        0 if daemon => "info",
         0 => "warn",
         1 => "info",
         _ => "debug",
