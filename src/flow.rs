@@ -1,6 +1,7 @@
 //! The flow table: packets grouped into bidirectional flows by 5-tuple (and VLAN ids).
 //!
-//! Memory is fixed at construction: `max_flows` slots are preallocated and the index never
+//! Memory is fixed at construction: `max_flows` slots are reserved (one allocation, pages
+//! touched only as slots are first used, so a quiet sensor stays small) and the index never
 //! grows past them. When the table is full, the least recently seen flow is evicted and
 //! counted. A flow whose last packet is older than its protocol's timeout is replaced by a
 //! new one. The first packet of a flow defines its "client" (Suricata's to_server side).
@@ -9,7 +10,7 @@
 //! a matched pass rule can pass the whole flow). TCP reassembly and app-layer state are meant
 //! to hang off `Flow` next.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 use crate::capture::Timestamp;
@@ -266,8 +267,12 @@ pub struct FlowRef {
 }
 
 pub struct FlowTable {
+    /// Grows by push up to `max_flows` within its reserved capacity (never reallocates);
+    /// then freed slots are reused and a full table evicts.
     slots: Vec<Option<Flow>>,
-    index: HashMap<FlowKey, u32, BuildFastHasher>,
+    max_flows: usize,
+    /// Slot numbers, hashed by the key in the slot.
+    index: hashbrown::HashTable<u32>,
     free: Vec<u32>,
     timeouts: Timeouts,
     midstream: bool,
@@ -295,9 +300,10 @@ impl FlowTable {
     pub fn with_options(max_flows: usize, timeouts: Timeouts, midstream: bool) -> FlowTable {
         let max_flows = max_flows.max(1);
         FlowTable {
-            slots: (0..max_flows).map(|_| None).collect(),
-            index: HashMap::with_capacity_and_hasher(max_flows, BuildFastHasher),
-            free: (0..max_flows as u32).rev().collect(),
+            slots: Vec::with_capacity(max_flows),
+            max_flows,
+            index: hashbrown::HashTable::with_capacity(max_flows),
+            free: Vec::with_capacity(max_flows),
             timeouts,
             midstream,
             midstream_policy: Policy::Ignore,
@@ -317,7 +323,16 @@ impl FlowTable {
     }
 
     pub fn capacity(&self) -> usize {
-        self.slots.len()
+        self.max_flows
+    }
+
+    fn find(&self, key: &FlowKey) -> Option<u32> {
+        let slots = &self.slots;
+        self.index
+            .find(BuildFastHasher.hash_one(key), |&s| {
+                slots[s as usize].as_ref().is_some_and(|f| f.key == *key)
+            })
+            .copied()
     }
 
     pub fn get(&self, r: FlowRef) -> &Flow {
@@ -370,7 +385,7 @@ impl FlowTable {
         let ip = p.ip?;
         let src = (ip.src, p.src_port().unwrap_or(0));
         self.tick = self.tick.wrapping_add(1);
-        let slot = match self.index.get(&key).copied() {
+        let slot = match self.find(&key) {
             Some(s) => {
                 let expired = {
                     let f = self.slots[s as usize].as_ref()?;
@@ -457,7 +472,10 @@ impl FlowTable {
 
     fn remove(&mut self, slot: u32) {
         if let Some(f) = self.slots[slot as usize].take() {
-            self.index.remove(&f.key);
+            let h = BuildFastHasher.hash_one(f.key);
+            if let Ok(e) = self.index.find_entry(h, |&s| s == slot) {
+                e.remove();
+            }
             self.free.push(slot);
         }
     }
@@ -487,6 +505,10 @@ impl FlowTable {
     fn create(&mut self, key: FlowKey, client: (IpAddr, u16), p: &Packet<'_>) -> u32 {
         let slot = match self.free.pop() {
             Some(s) => s,
+            None if self.slots.len() < self.max_flows => {
+                self.slots.push(None);
+                (self.slots.len() - 1) as u32
+            }
             None => {
                 let v = self.evict_one();
                 self.free.pop().unwrap_or(v)
@@ -531,7 +553,13 @@ impl FlowTable {
             bits: FlowBits::default(),
             lru: self.tick,
         });
-        self.index.insert(key, slot);
+        let slots = &self.slots;
+        self.index
+            .insert_unique(BuildFastHasher.hash_one(key), slot, |&s| {
+                slots[s as usize]
+                    .as_ref()
+                    .map_or(0, |f| BuildFastHasher.hash_one(f.key))
+            });
         slot
     }
 
@@ -789,5 +817,29 @@ mod tests {
         no_flow.wants_flow = false;
         assert!(t.update(&no_flow).is_none());
         assert_eq!(t.stats.total, 2);
+    }
+
+    #[test]
+    fn a_flood_keeps_the_table_flat_and_counts_evictions() {
+        let mut dec = Decoder::new();
+        let mut t = FlowTable::new(64, Timeouts::default());
+        let reserved = (t.slots.capacity(), t.slots.as_ptr());
+        // slots are taken as flows arrive, not at construction
+        assert_eq!(t.slots.len(), 0);
+        for sp in 0..10_000u16 {
+            t.update(udp(&mut dec, true, 1024 + sp, 80, b"x").root())
+                .unwrap();
+            // a long-lived flow that keeps talking survives the flood
+            let r = t.update(udp(&mut dec, true, 7, 9, b"y").root()).unwrap();
+            assert_eq!(t.get(r).client.1, 7);
+        }
+        assert_eq!(t.active(), 64);
+        assert_eq!(t.slots.len(), 64);
+        assert_eq!((t.slots.capacity(), t.slots.as_ptr()), reserved);
+        assert_eq!(t.stats.total, 10_001);
+        assert_eq!(t.stats.evicted, 10_001 - 64);
+        // the one long-lived flow was never evicted: its packets count on one flow
+        let r = t.update(udp(&mut dec, true, 7, 9, b"y").root()).unwrap();
+        assert_eq!(t.get(r).pkts_toserver, 10_001);
     }
 }
