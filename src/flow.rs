@@ -51,14 +51,16 @@ impl Default for Timeouts {
 /// A normalised flow key: the lower endpoint first, so both directions hash alike. As in
 /// Suricata's flow hash, the tunnel depth is part of it: a packet out of a tunnel never
 /// shares a flow with a packet at another depth (and packets out of different tunnels at
-/// the same depth do share one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// the same depth do share one). Packed into six machine words, compared and hashed as
+/// such (the per-packet lookup is on the hot path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {
-    pub lo: (IpAddr, u16),
-    pub hi: (IpAddr, u16),
-    pub proto: u8,
-    pub vlan: [u16; 2],
-    pub depth: u8,
+    /// The two addresses, lower endpoint first (IPv4 in the low 32 bits).
+    addrs: [u128; 2],
+    /// The two ports (lower endpoint's in the low half) and the two VLAN ids.
+    ports_vlans: u64,
+    /// Protocol, tunnel depth, and 1 << 16 for IPv6.
+    proto_depth_family: u64,
 }
 
 impl FlowKey {
@@ -73,20 +75,42 @@ impl FlowKey {
             L4::Udp(u) => (u.src_port, u.dst_port),
             _ => (0, 0),
         };
-        let a = (ip.src, sp);
-        let b = (ip.dst, dp);
+        let word = |a: IpAddr| match a {
+            IpAddr::V4(a) => u128::from(u32::from(a)),
+            IpAddr::V6(a) => u128::from(a),
+        };
+        let a = (word(ip.src), sp);
+        let b = (word(ip.dst), dp);
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        let vlan = [
-            if p.vlan_count > 0 { p.vlan[0] } else { 0 },
-            if p.vlan_count > 1 { p.vlan[1] } else { 0 },
-        ];
+        let vlan = |i: usize| {
+            if (p.vlan_count as usize) > i {
+                u64::from(p.vlan[i])
+            } else {
+                0
+            }
+        };
         Some(FlowKey {
-            lo,
-            hi,
-            proto: ip.proto,
-            vlan,
-            depth: p.depth,
+            addrs: [lo.0, hi.0],
+            ports_vlans: u64::from(lo.1) | u64::from(hi.1) << 16 | vlan(0) << 32 | vlan(1) << 48,
+            proto_depth_family: u64::from(ip.proto)
+                | u64::from(p.depth) << 8
+                | u64::from(ip.src.is_ipv6()) << 16,
         })
+    }
+
+    pub fn proto(&self) -> u8 {
+        self.proto_depth_family as u8
+    }
+}
+
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        for a in self.addrs {
+            h.write_u64(a as u64);
+            h.write_u64((a >> 64) as u64);
+        }
+        h.write_u64(self.ports_vlans);
+        h.write_u64(self.proto_depth_family);
     }
 }
 
@@ -514,9 +538,12 @@ impl FlowTable {
                 self.free.pop().unwrap_or(v)
             }
         };
-        let server = if key.lo == client { key.hi } else { key.lo };
+        let server = match p.ip {
+            Some(ip) => (ip.dst, p.dst_port().unwrap_or(0)),
+            None => client,
+        };
         self.stats.total += 1;
-        match key.proto {
+        match key.proto() {
             6 => self.stats.tcp += 1,
             17 => self.stats.udp += 1,
             1 => self.stats.icmpv4 += 1,
@@ -530,7 +557,7 @@ impl FlowTable {
             id,
             client,
             server,
-            proto: key.proto,
+            proto: key.proto(),
             start: p.ts,
             last: p.ts,
             pkts_toserver: 0,
