@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+# each step's header carries the minutes:seconds since the start (CI must stay under 45 min)
+step() { printf '== [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 # --- system packages: Suricata 7.0.10 (the reference) from bookworm-backports, tshark, scapy
 if ! command -v suricata >/dev/null || ! command -v tshark >/dev/null \
@@ -40,11 +42,11 @@ if command -v rustup >/dev/null; then
     rustup component add rustfmt clippy >/dev/null 2>&1 || true
 fi
 
-echo "== cargo fmt --check"
+step cargo fmt --check
 cargo fmt --all -- --check
-echo "== cargo clippy"
+step cargo clippy
 cargo clippy --all-targets -- -D warnings
-echo "== cargo test"
+step cargo test
 cargo test --profile ci
 
 # --- the Raspberry Pi targets (issue 7): the unit tests under qemu-user (.cargo/config.toml's
@@ -55,7 +57,7 @@ if ! dpkg -s gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-user >/dev/null 
     as_root apt-get install -y -q gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-user
 fi
 for target in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
-    echo "== cargo test --target $target (qemu-user)"
+    step "cargo test --target $target (qemu-user)"
     .ci/cross-setup "$target" cargo test --profile ci --target "$target" --lib
 done
 
@@ -73,9 +75,9 @@ if [ "${RAVN_IMAGE:-1}" != 0 ]; then
             device-tree-compiler openssh-client lintian
     fi
     command -v cargo-deb >/dev/null || cargo install -q cargo-deb
-    echo "== image/build (ci profile)"
+    step "image/build (ci profile)"
     as_root image/build --profile ci
-    echo "== image/boot-test --machine virt"
+    step "image/boot-test --machine virt"
     as_root image/boot-test --machine virt
 fi
 
@@ -84,9 +86,9 @@ FUZZ_SECS="${RAVN_FUZZ_SECS:-60}"
 if [ "$FUZZ_SECS" -gt 0 ]; then
     command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz
     for target in decode rule_parse; do
-        echo "== fuzz $target for ${FUZZ_SECS}s"
+        step "fuzz $target for ${FUZZ_SECS}s"
         (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- \
             -max_total_time="$FUZZ_SECS" -rss_limit_mb=2048)
     done
 fi
-echo "== all tests passed"
+step "all tests passed"
