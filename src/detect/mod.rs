@@ -121,6 +121,8 @@ pub struct Signature {
     tags: Vec<ast::Tag>,
     /// threshold.config `suppress` entries that apply to this signature.
     suppress: Vec<crate::rules::threshold_config::Suppress>,
+    /// threshold.config `rate_filter` for this signature.
+    pub rate_filter: Option<crate::rules::threshold_config::RateFilter>,
 }
 
 /// Bit name → index, per namespace: host bits (`hostbits`, `xbits` with `ip_src`/`ip_dst`)
@@ -324,6 +326,7 @@ impl Signature {
             xbit_actions,
             tags,
             suppress: Vec::new(),
+            rate_filter: None,
         })
     }
 
@@ -648,10 +651,14 @@ impl Default for EngineOptions {
     }
 }
 
-/// One alert raised on a packet (an index into `Engine::sigs`).
+/// One alert raised on a packet (an index into `Engine::sigs`), with its action: the
+/// rule's, or what a threshold.config `rate_filter` made of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hit {
     pub sig: u32,
+    pub action: Action,
+    /// A `rate_filter` set the action (EVE then reports the packet's action).
+    pub rate_modified: bool,
 }
 
 /// What detection decided for one packet: the alerts to log (at most `packet-alert-max`,
@@ -660,6 +667,9 @@ pub struct Hit {
 pub struct PacketAlerts {
     /// While inspecting: every match (noalert ones too); after: the alerts to log.
     hits: Vec<u32>,
+    /// After inspection: each logged alert's action, and whether a rate_filter set it
+    /// (parallel to `hits`).
+    actions: Vec<(Action, bool)>,
     /// A drop or reject rule applied to this packet (IPS: it is dropped).
     pub drop: bool,
     /// The packet's actions for EVE's `verdict` ([`verdict`] bits: reject kinds, pass).
@@ -688,6 +698,7 @@ impl PacketAlerts {
     pub fn new() -> PacketAlerts {
         PacketAlerts {
             hits: Vec::with_capacity(64),
+            actions: Vec::with_capacity(64),
             drop: false,
             verdict: 0,
             tagged: false,
@@ -696,12 +707,20 @@ impl PacketAlerts {
     }
     fn clear(&mut self) {
         self.hits.clear();
+        self.actions.clear();
         self.drop = false;
         self.verdict = 0;
         self.tagged = false;
     }
     pub fn iter(&self) -> impl Iterator<Item = Hit> + '_ {
-        self.hits.iter().map(|&sig| Hit { sig })
+        self.hits
+            .iter()
+            .zip(&self.actions)
+            .map(|(&sig, &(action, rate_modified))| Hit {
+                sig,
+                action,
+                rate_modified,
+            })
     }
     pub fn len(&self) -> usize {
         self.hits.len()
@@ -889,14 +908,13 @@ impl Engine {
 
     /// Apply a threshold.config, in file order, as Suricata does: `suppress` entries add up;
     /// `threshold`/`event_filter` for one rule replaces the rule's own threshold or
-    /// detection_filter, a wildcard one applies only to rules without. `rate_filter` entries
-    /// are returned (line numbers) as not applied: ravn does not implement them yet.
+    /// detection_filter, a wildcard one applies only to rules without; `rate_filter` applies
+    /// to rules without their own threshold or detection_filter (the last entry wins).
     pub fn apply_threshold_config(
         &mut self,
         cfg: &crate::rules::threshold_config::ThresholdConfig,
-    ) -> Vec<usize> {
+    ) {
         use crate::rules::threshold_config::ThresholdRule;
-        let mut not_applied = Vec::new();
         for e in &cfg.entries {
             let wildcard = e.sid == 0;
             let targets = self.sigs.iter_mut().filter(|s| {
@@ -921,10 +939,15 @@ impl Engine {
                         }
                     }
                 }
-                ThresholdRule::RateFilter(_) => not_applied.push(e.line),
+                ThresholdRule::RateFilter(r) => {
+                    for s in targets {
+                        if s.threshold.is_none() && s.detection_filter.is_none() {
+                            s.rate_filter = Some(*r);
+                        }
+                    }
+                }
             }
         }
-        not_applied
     }
 
     /// Alerts withheld by thresholds and detection filters.
@@ -1064,19 +1087,27 @@ impl Engine {
             let i = out.hits[k];
             let s = &self.sigs[i as usize];
             let res = threshold_verdict(s, i, &subject, &mut self.thresholds);
+            let mut action = s.info.action;
+            let mut rate_modified = false;
             if res != Verdict::Skip {
+                if let Some(rf) = &s.rate_filter {
+                    if let Some(a) = self.thresholds.rate_action(i, rf, &subject, action) {
+                        action = a;
+                        rate_modified = true;
+                    }
+                }
                 // the tag keywords run for every match thresholds let through, noalert too
                 for t in &s.tags {
                     self.tags.add(t, s.info.sid, s.info.gid, &subject);
                 }
-                out.verdict |= match s.info.action {
+                out.verdict |= match action {
                     Action::Reject | Action::RejectSrc => verdict::REJECT,
                     Action::RejectDst => verdict::REJECT_DST,
                     Action::RejectBoth => verdict::REJECT_BOTH,
                     _ => 0,
                 };
                 let to_flow = s.ip_only;
-                match s.info.action {
+                match action {
                     Action::Pass => {
                         has_pass = true;
                         if to_flow {
@@ -1105,6 +1136,7 @@ impl Engine {
                     break;
                 }
                 out.hits[kept] = i;
+                out.actions.push((action, rate_modified));
                 kept += 1;
             } else {
                 out.overflow += 1;

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::capture::Timestamp;
-use crate::rules::ast::{Threshold, ThresholdKind, Track};
+use crate::rules::ast::{Action, Threshold, ThresholdKind, Track};
+use crate::rules::threshold_config::{RateAction, RateFilter};
 
 pub const MAX_ENTRIES: usize = 65_536;
 
@@ -27,9 +28,19 @@ struct Entry {
     start: Timestamp,
 }
 
+/// A `rate_filter`'s state for one tracked entity: the window as for thresholds, and the
+/// second (packet time) the new action was switched on, 0 when it is off.
+#[derive(Debug, Clone, Copy)]
+struct RateEntry {
+    count: u32,
+    start: Timestamp,
+    since: i64,
+}
+
 /// Per-engine thresholding state, keyed by (signature number, tracked entity).
 pub struct Thresholds {
     table: HashMap<(u32, Entity), Entry>,
+    rates: HashMap<(u32, Entity), RateEntry>,
     pub suppressed: u64,
 }
 
@@ -40,6 +51,7 @@ impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
             table: HashMap::with_capacity(RESERVED),
+            rates: HashMap::new(),
             suppressed: 0,
         }
     }
@@ -60,18 +72,92 @@ fn within(ts: Timestamp, start: Timestamp, seconds: u32) -> bool {
     (ts.secs, ts.nanos) <= end
 }
 
+fn entity(track: Track, s: &Subject) -> Option<Entity> {
+    Some(match track {
+        Track::BySrc => Entity::Addr(s.src),
+        Track::ByDst => Entity::Addr(s.dst),
+        // an IP pair either way round, as Suricata's IPPair
+        Track::ByBoth if s.src <= s.dst => Entity::Pair(s.src, s.dst),
+        Track::ByBoth => Entity::Pair(s.dst, s.src),
+        Track::ByRule => Entity::Rule,
+        Track::ByFlow => Entity::Flow(s.flow_id?),
+    })
+}
+
 impl Thresholds {
+    /// The action of an alert of signature `sig` under its `rate_filter` (Suricata 7's
+    /// `IsThresholdReached`): the alert is always raised; once more than `count` matches
+    /// fall within `seconds` of the window's first, its action is `new_action` until
+    /// `timeout` seconds have passed. `log` and `sdrop` leave the action, as in Suricata.
+    /// None while the filter is not reached; Some(action) when it is (Suricata's
+    /// PACKET_ALERT_RATE_FILTER_MODIFIED, which EVE shows).
+    pub fn rate_action(
+        &mut self,
+        sig: u32,
+        rf: &RateFilter,
+        s: &Subject,
+        action: Action,
+    ) -> Option<Action> {
+        let entity = entity(rf.track, s)?;
+        let reached = match self.rates.get_mut(&(sig, entity)) {
+            Some(e) if e.since != 0 => {
+                if s.ts.secs - e.since > i64::from(rf.timeout) {
+                    e.since = 0;
+                    false
+                } else {
+                    true
+                }
+            }
+            Some(e) => {
+                if within(s.ts, e.start, rf.seconds) {
+                    e.count = e.count.saturating_add(1);
+                    if e.count > rf.count {
+                        e.since = s.ts.secs;
+                        true
+                    } else {
+                        false
+                    }
+                } else {
+                    e.start = s.ts;
+                    e.count = 1;
+                    false
+                }
+            }
+            None => {
+                if self.rates.len() >= MAX_ENTRIES {
+                    let now = s.ts.secs;
+                    self.rates
+                        .retain(|_, e| now - e.start.secs < 3600 || e.since != 0);
+                }
+                if self.rates.len() < MAX_ENTRIES {
+                    self.rates.insert(
+                        (sig, entity),
+                        RateEntry {
+                            count: 1,
+                            start: s.ts,
+                            since: 0,
+                        },
+                    );
+                }
+                false
+            }
+        };
+        if !reached {
+            return None;
+        }
+        Some(match rf.new_action {
+            RateAction::Alert => Action::Alert,
+            RateAction::Drop => Action::Drop,
+            RateAction::Reject => Action::Reject,
+            RateAction::Pass => Action::Pass,
+            RateAction::Log | RateAction::Sdrop => action,
+        })
+    }
+
     /// Decide whether a match of signature `sig` raises an alert.
     pub fn allow(&mut self, sig: u32, t: &Threshold, s: &Subject) -> bool {
-        let entity = match t.track {
-            Track::BySrc => Entity::Addr(s.src),
-            Track::ByDst => Entity::Addr(s.dst),
-            Track::ByBoth => Entity::Pair(s.src, s.dst),
-            Track::ByRule => Entity::Rule,
-            Track::ByFlow => match s.flow_id {
-                Some(id) => Entity::Flow(id),
-                None => return true,
-            },
+        let Some(entity) = entity(t.track, s) else {
+            return true;
         };
         let key = (sig, entity);
         let ok = match self.table.get_mut(&key) {

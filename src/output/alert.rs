@@ -18,6 +18,14 @@ pub struct AlertRecord<'a> {
     /// Position of the packet in the capture file (1-based); None for live capture.
     pub pcap_cnt: Option<u64>,
     pub sig: &'a SigInfo,
+    /// The alert's action: the rule's, or its threshold.config `rate_filter`'s.
+    pub action: Action,
+    /// A `rate_filter` set `action`: EVE's `alert.action` is then the packet's ("blocked"
+    /// when any drop or reject applied to it, in IDS mode too), as Suricata's
+    /// AlertJsonHeader does for PACKET_ALERT_RATE_FILTER_MODIFIED.
+    pub rate_modified: bool,
+    /// A drop or reject applied to the packet (Suricata's packet action).
+    pub packet_drop: bool,
     pub src: IpAddr,
     pub dst: IpAddr,
     /// Ports, for TCP/UDP.
@@ -94,7 +102,7 @@ fn is_reject(a: Action) -> bool {
 pub fn fast_line(out: &mut String, a: &AlertRecord<'_>) {
     time::write_fast(out, &time::local(a.ts));
     out.push_str("  ");
-    if is_drop(a.sig.action) {
+    if is_drop(a.action) {
         // IPS mode: dropped; IDS mode: a drop or reject rule would have dropped ("wDrop").
         out.push_str(if a.ips { "[Drop] " } else { "[wDrop] " });
     }
@@ -319,11 +327,12 @@ pub fn eve_line(out: &mut String, a: &AlertRecord<'_>, flow_id: Option<u64>) {
     {
         let s = a.sig;
         let mut al = o.obj("alert");
-        let action = if is_reject(s.action) || (a.ips && is_drop(s.action)) {
-            "blocked"
+        let blocked = if a.rate_modified {
+            a.packet_drop
         } else {
-            "allowed"
+            is_reject(a.action) || (a.ips && is_drop(a.action))
         };
+        let action = if blocked { "blocked" } else { "allowed" };
         al.str("action", action)
             .u64("gid", s.gid as u64)
             .u64("signature_id", s.sid as u64)

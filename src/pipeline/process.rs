@@ -210,6 +210,9 @@ impl Out {
                 ts: p.ts,
                 pcap_cnt: at.pcap_cnt,
                 sig: &engine.sig(hit).info,
+                action: hit.action,
+                rate_modified: hit.rate_modified,
+                packet_drop: alerts.drop,
                 src: ip.src,
                 dst: ip.dst,
                 ports,
@@ -313,12 +316,7 @@ pub fn build_engine(cfg: &Config, rule_files: &[PathBuf]) -> Result<BuiltEngine,
         for (line, why) in &tc.errors {
             warn!("{}:{line}: threshold entry skipped: {why}", tf.display());
         }
-        for line in engine.apply_threshold_config(&tc) {
-            warn!(
-                "{}:{line}: rate_filter is not supported yet; entry ignored",
-                tf.display()
-            );
-        }
+        engine.apply_threshold_config(&tc);
     }
     for (origin, why) in &engine.failed {
         warn!("{origin}: rule skipped: {why}");
