@@ -170,6 +170,18 @@ pub fn run(
             }
         }) as u64;
     };
+    if result.is_ok() {
+        // the end of the capture: the streams' last inspection (Suricata's pseudo packets)
+        summary.alerts += proc.finish(&mut engine, |e| {
+            let r = match e {
+                Emit::Alert(rec) => outputs.alert(rec),
+                Emit::TaggedPacket(rec) => outputs.tagged_packet(rec),
+            };
+            if let Err(e) = r {
+                write_err.get_or_insert(e);
+            }
+        }) as u64;
+    }
     summary.packets = pcap_cnt;
     summary.truncated_at = source.truncated();
 

@@ -137,8 +137,11 @@ fn tzsp_stream_gives_the_same_alerts_as_the_plain_capture() {
 /// Excluded, with the reason, are the alerts ravn cannot raise yet:
 /// - sid 5100002 (`http.uri`) and 5100003 (`dns.query`): app-layer keywords, skipped;
 /// - sid 5100001 at pcap_cnt 11: Suricata's second match of that rule comes from inspecting
-///   the reassembled TCP stream (attached to the HTTP transaction, `tx_guessed`); ravn
-///   inspects packets, and raises the packet match at pcap_cnt 8 like Suricata.
+///   the reassembled TCP stream (attached to the HTTP transaction, `tx_guessed`), on the
+///   first to-server packet after its HTTP parser completed the request (it triggers raw
+///   inspection); ravn has no HTTP parser and inspects that stream when the client's FIN
+///   closes the session (pcap_cnt 12), so its stream match is left out too. Both raise the
+///   packet match at pcap_cnt 8.
 #[test]
 fn extra_golden_for_the_rules_ravn_loads() {
     let Some(g) = shared() else { return };
@@ -171,9 +174,20 @@ fn extra_golden_for_the_rules_ravn_loads() {
         })
         .map(|l| format!("{l}\n"))
         .collect();
-    let ours_fast = std::fs::read_to_string(out.join("fast.log")).unwrap();
+    let ours_fast: String = std::fs::read_to_string(out.join("fast.log"))
+        .unwrap()
+        .lines()
+        .filter(|l| !(l.contains("[1:5100001:") && l.contains("22:13:20.300000")))
+        .map(|l| format!("{l}\n"))
+        .collect();
     assert_eq!(ours_fast, theirs_fast, "fast.log differs");
-    let a = eve_alerts(&out.join("eve.json"));
+    let a: Vec<serde_json::Value> = eve_alerts(&out.join("eve.json"))
+        .into_iter()
+        .filter(|v| {
+            !(v["alert"]["signature_id"].as_u64() == Some(5100001)
+                && v["pcap_cnt"].as_u64() == Some(12))
+        })
+        .collect();
     assert_eq!(a.len(), b.len());
     for (x, y) in a.iter().zip(&b) {
         assert_same_alert(x, y);
