@@ -16,6 +16,8 @@ const OPT_SACKOK: u8 = 4;
 const OPT_SACK: u8 = 5;
 const OPT_TS: u8 = 8;
 const OPT_TFO: u8 = 34;
+const OPT_EXP1: u8 = 253;
+const OPT_EXP2: u8 = 254;
 
 pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) {
     cx.layer(Counter::Tcp);
@@ -92,6 +94,14 @@ fn options(cx: &mut Ctx<'_, '_>, opts: &[u8], hdr: &mut TcpHdr) {
             }
             // Suricata: no cookie (a request), or an even 4 to 16 byte one
             OPT_TFO if len == 2 || ((6..=18).contains(&len) && len % 2 == 0) => {
+                std::mem::replace(&mut hdr.tfo, true)
+            }
+            // the experimental TFO option (magic 0xF989), same cookie lengths
+            OPT_EXP1 | OPT_EXP2
+                if len >= 4
+                    && be16(o, 2) == 0xf989
+                    && (len == 4 || ((8..=20).contains(&len) && len % 2 == 0)) =>
+            {
                 std::mem::replace(&mut hdr.tfo, true)
             }
             OPT_MSS | OPT_WS | OPT_SACKOK | OPT_TS | OPT_SACK | OPT_TFO => {

@@ -9,6 +9,7 @@
 
 use super::pool::{BlockPool, BLOCK, NONE};
 use super::StreamStats;
+use crate::applayer::http::HttpFramer;
 
 /// Disjoint covered ranges kept per stream: more holes than this and the segment that
 /// would add one is dropped (counted with `tcp.segment_memcap_drop`).
@@ -40,6 +41,13 @@ pub struct StreamBuf {
     pub no_reassembly: bool,
     /// Any data was ever stored.
     pub has_data: bool,
+    /// Data before this offset went through the app-layer parser.
+    pub app_progress: u64,
+    /// The app-layer asked for raw inspection now (Suricata's
+    /// STREAMTCP_STREAM_FLAG_TRIGGER_RAW).
+    pub trigger_raw: bool,
+    /// HTTP message framing of this direction (when the session is HTTP).
+    pub http: HttpFramer,
 }
 
 /// What happened to a segment offered to the stream.
@@ -283,7 +291,16 @@ impl StreamBuf {
         }
     }
 
-    fn read(&self, pool: &BlockPool, mut off: u64, out: &mut [u8]) {
+    /// The end of the received data that continues without a hole from `off`.
+    pub fn contiguous_end(&self, off: u64) -> u64 {
+        self.ranges[..self.nranges as usize]
+            .iter()
+            .find(|&&(s, e)| s <= off && off < e)
+            .map_or(off, |&(_, e)| e)
+    }
+
+    /// Copy the stored bytes from `off` into `out` (callers read covered ranges).
+    pub fn read(&self, pool: &BlockPool, mut off: u64, out: &mut [u8]) {
         let mut done = 0;
         let mut b = self.head;
         while done < out.len() && b != NONE {
@@ -353,9 +370,13 @@ impl StreamBuf {
     /// After detection ran on the stream: move the raw progress and release what is
     /// behind it (Suricata's StreamReassembleRawUpdateProgress).
     pub fn set_raw_progress(&mut self, pool: &mut BlockPool, progress: u64) {
+        if progress == 0 {
+            self.trigger_raw = false;
+        }
         if progress <= self.raw_progress {
             return;
         }
+        self.trigger_raw = false;
         self.raw_progress = progress;
         while self.head != NONE && pool.offset(self.head) + BLOCK as u64 <= progress {
             let b = self.head;

@@ -96,7 +96,7 @@ impl StreamEngine {
         if !s.has_uninspected() {
             return false;
         }
-        if s.depth_reached || ssn.state > SsnState::TimeWait || pseudo {
+        if s.depth_reached || s.trigger_raw || ssn.state > SsnState::TimeWait || pseudo {
             return true;
         }
         let chunk = match dir {

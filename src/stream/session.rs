@@ -7,7 +7,9 @@
 //! (one-sided) sessions, RST validation.
 
 use super::buffer::{Insert, StreamBuf};
+use super::pool::BlockPool;
 use super::StreamEngine;
+use crate::applayer::http::{self, HttpFramer};
 use crate::decode::packet::tcpflag::*;
 use crate::decode::TcpHdr;
 use crate::flow::Direction;
@@ -29,9 +31,19 @@ pub enum SsnState {
     Closed,
 }
 
+/// What the app-layer made of the session (only HTTP matters to raw inspection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum App {
+    #[default]
+    Unknown,
+    Http,
+    Other,
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TcpSession {
     pub state: SsnState,
+    pub app: App,
     /// The client's data (to_server).
     pub client: StreamBuf,
     /// The server's data (to_client).
@@ -136,6 +148,9 @@ impl TcpSession {
         let other_next = other.next_seq;
         if ack {
             other.update_ack(t.ack);
+            // Suricata's app-layer sees a direction's data once the other side
+            // acknowledged it (IDS mode)
+            app_update(&mut self.app, other, &eng.pool, dir == Direction::ToClient);
         }
         let mut added = false;
         if len > 0 {
@@ -151,6 +166,56 @@ impl TcpSession {
         let acks_fin = ack && t.ack == other_next;
         self.state = next_state(self.state, dir, fin, ack, acks_fin);
         added
+    }
+}
+
+/// Feed the app-layer the acknowledged data of `s` (the client's when `client`). HTTP is
+/// recognised from the client's first bytes; each request or response the framer
+/// completes triggers raw inspection of that direction, as libhtp's completion callbacks
+/// do in Suricata. A hole, or data already released, ends app-layer parsing.
+fn app_update(app: &mut App, s: &mut StreamBuf, pool: &BlockPool, client: bool) {
+    let end = s.last_ack_abs().min(s.right_edge);
+    if *app == App::Other || end <= s.app_progress {
+        return;
+    }
+    if s.raw_progress > s.app_progress {
+        *app = App::Other;
+        return;
+    }
+    if *app == App::Unknown {
+        if !client || s.app_progress != 0 {
+            return;
+        }
+        let mut head = [0u8; 16];
+        let n = (s.contiguous_end(0).min(end) as usize).min(head.len());
+        s.read(pool, 0, &mut head[..n]);
+        match http::is_request_start(&head[..n]) {
+            Some(true) => *app = App::Http,
+            Some(false) => {
+                *app = App::Other;
+                return;
+            }
+            None => return,
+        }
+    }
+    if s.app_progress == 0 {
+        s.http = HttpFramer::new(!client);
+    }
+    let mut buf = [0u8; 512];
+    let mut done = 0;
+    while s.app_progress < end {
+        let stop = s.contiguous_end(s.app_progress).min(end);
+        if stop <= s.app_progress {
+            *app = App::Other;
+            break;
+        }
+        let n = ((stop - s.app_progress) as usize).min(buf.len());
+        s.read(pool, s.app_progress, &mut buf[..n]);
+        done += s.http.feed(&buf[..n]);
+        s.app_progress += n as u64;
+    }
+    if done > 0 {
+        s.trigger_raw = true;
     }
 }
 
