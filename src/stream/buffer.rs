@@ -330,17 +330,18 @@ impl StreamBuf {
             progress: self.raw_progress,
             ..Default::default()
         };
+        let ack = self.last_ack_abs();
         let re = if eof {
             self.right_edge
         } else {
-            self.last_ack_abs().min(self.right_edge)
+            ack.min(self.right_edge)
         };
         let mut used = 0usize;
         for &(s, e) in &self.ranges[..self.nranges as usize] {
-            if e <= out.progress {
+            if e <= self.raw_progress {
                 continue;
             }
-            let from = s.max(out.progress);
+            let from = s.max(self.raw_progress);
             if from >= re {
                 break;
             }
@@ -350,16 +351,18 @@ impl StreamBuf {
             if len == 0 {
                 break;
             }
-            if from > out.progress {
-                // a gap: nothing will fill it any more (acknowledged or end of flow)
-                out.progress = from;
-                out.gaps += 1;
-            }
             self.read(pool, from, &mut scratch[used..used + len]);
             out.pieces[out.n as usize] = (used as u32, (used + len) as u32);
             out.n += 1;
             used += len;
-            out.progress = from + len as u64;
+            if from == out.progress {
+                out.progress = from + len as u64;
+            } else if from > out.progress && from < ack {
+                // a gap the receiver acknowledged: Suricata moves the progress to where the
+                // data resumes (not past it, so that data is inspected again next time)
+                out.progress = from;
+                out.gaps += 1;
+            }
             if out.n as usize == MAX_CHUNKS || len < (to - from) as usize {
                 break;
             }
