@@ -18,7 +18,7 @@ pub const MAX_RANGES: usize = 8;
 /// Contiguous pieces one raw inspection may see (data around gaps).
 pub const MAX_CHUNKS: usize = MAX_RANGES;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct StreamBuf {
     /// Sequence number of stream offset 0 (ISN + 1).
     pub base_seq: u32,
@@ -77,6 +77,28 @@ impl RawChunks {
     }
 }
 
+impl Default for StreamBuf {
+    /// An empty stream (no block: the chain's end is `NONE`, not block 0).
+    fn default() -> Self {
+        StreamBuf {
+            base_seq: 0,
+            next_seq: 0,
+            last_ack: 0,
+            right_edge: 0,
+            raw_progress: 0,
+            head: NONE,
+            ranges: [(0, 0); MAX_RANGES],
+            nranges: 0,
+            depth_reached: false,
+            no_reassembly: false,
+            has_data: false,
+            app_progress: 0,
+            trigger_raw: false,
+            http: HttpFramer::default(),
+        }
+    }
+}
+
 impl StreamBuf {
     pub fn new(isn: u32) -> StreamBuf {
         let base = isn.wrapping_add(1);
@@ -84,9 +106,14 @@ impl StreamBuf {
             base_seq: base,
             next_seq: base,
             last_ack: base,
-            head: NONE,
             ..Default::default()
         }
+    }
+
+    /// Start over at `isn` (its blocks back to the pool first).
+    pub fn reset(&mut self, pool: &mut BlockPool, isn: u32) {
+        self.clear(pool);
+        *self = StreamBuf::new(isn);
     }
 
     /// The stream offset of `seq` (negative: before the stream's start).

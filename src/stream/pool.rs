@@ -15,6 +15,8 @@ pub struct BlockPool {
     offset: Vec<u64>,
     /// The next block of the same stream, by offset, or `NONE`.
     next: Vec<u32>,
+    /// Handed out (a release of a free block is ignored: the free list stays exact).
+    used: Vec<bool>,
     free: Vec<u32>,
 }
 
@@ -26,6 +28,7 @@ impl BlockPool {
             data: vec![0; n * BLOCK],
             offset: vec![0; n],
             next: vec![NONE; n],
+            used: vec![false; n],
             free: (0..n as u32).rev().collect(),
         }
     }
@@ -45,13 +48,15 @@ impl BlockPool {
 
     pub fn alloc(&mut self, offset: u64, next: u32) -> Option<u32> {
         let b = self.free.pop()?;
+        self.used[b as usize] = true;
         self.offset[b as usize] = offset;
         self.next[b as usize] = next;
         Some(b)
     }
 
     pub fn release(&mut self, b: u32) {
-        if (b as usize) < self.offset.len() {
+        if self.used.get(b as usize) == Some(&true) {
+            self.used[b as usize] = false;
             self.next[b as usize] = NONE;
             self.free.push(b);
         }

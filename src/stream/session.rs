@@ -83,7 +83,7 @@ impl TcpSession {
         match self.state {
             SsnState::None => {
                 if syn && !ack && dir == Direction::ToServer {
-                    self.client = StreamBuf::new(t.seq);
+                    self.client.reset(&mut eng.pool, t.seq);
                     self.state = SsnState::SynSent;
                     eng.stats.sessions += 1;
                     // TCP Fast Open: the SYN's data is the stream's first bytes (without
@@ -105,9 +105,9 @@ impl TcpSession {
                     return false;
                 }
                 // midstream pickup: both sides start here
-                self.client = StreamBuf::new(t.seq.wrapping_sub(1));
+                self.client.reset(&mut eng.pool, t.seq.wrapping_sub(1));
                 let srv = if ack { t.ack } else { 0 };
-                self.server = StreamBuf::new(srv.wrapping_sub(1));
+                self.server.reset(&mut eng.pool, srv.wrapping_sub(1));
                 self.state = SsnState::Established;
                 eng.stats.sessions += 1;
                 if dir == Direction::ToClient {
@@ -116,7 +116,7 @@ impl TcpSession {
             }
             SsnState::SynSent => {
                 if syn && ack && dir == Direction::ToClient {
-                    self.server = StreamBuf::new(t.seq);
+                    self.server.reset(&mut eng.pool, t.seq);
                     self.client.update_ack(t.ack);
                     self.state = SsnState::SynRecv;
                 }

@@ -221,3 +221,70 @@ fn too_many_holes_drop_the_segment() {
     // filling a hole still works
     assert!(s.packet(&mut e, ToServer, &hdr(101, 1000, ACK), b"123456789", false));
 }
+
+/// Random segments, ACKs, FINs and RSTs in both directions over a small pool: nothing
+/// panics, the pool never hands out more than it has, raw chunks stay within the scratch
+/// buffer, and releasing every session returns every block.
+#[test]
+fn random_traffic_keeps_the_invariants() {
+    let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut e = engine(16 * pool::BLOCK as u64, 3000);
+    let mut sessions: Vec<TcpSession> = (0..4).map(|_| TcpSession::default()).collect();
+    let payload = vec![b'p'; 3000];
+    let mut scratch = vec![0u8; 4096];
+    for _ in 0..20_000 {
+        let r = next();
+        let s = &mut sessions[(r % 4) as usize];
+        let dir = if r & 4 != 0 { ToServer } else { ToClient };
+        let flags = [SYN, SYN | ACK, ACK, ACK, ACK, ACK | FIN, RST, ACK][(r >> 3) as usize % 8];
+        let seq = 100u32
+            .wrapping_add((r >> 8) as u32 % 8000)
+            .wrapping_sub(500);
+        let ack = 1000u32
+            .wrapping_add((r >> 24) as u32 % 8000)
+            .wrapping_sub(500);
+        let len = (r >> 40) as usize % payload.len();
+        s.packet(
+            &mut e,
+            dir,
+            &hdr(seq, ack, flags),
+            &payload[..len],
+            r & 1 != 0,
+        );
+        assert!(e.memuse() <= (e.pool.capacity() * pool::BLOCK) as u64);
+        for d in [ToServer, ToClient] {
+            let pseudo = r & 2 != 0;
+            if e.raw_ready(s, d, pseudo) {
+                let c = e.raw_chunks(s, d, pseudo, &mut scratch);
+                for &(a, b) in &c.pieces[..c.n as usize] {
+                    assert!(a <= b && b as usize <= scratch.len());
+                }
+                e.commit(s, d, &c);
+            }
+        }
+        if r % 97 == 0 {
+            e.release(s);
+            *s = TcpSession::default();
+        }
+    }
+    for s in &mut sessions {
+        e.release(s);
+    }
+    assert_eq!(e.pool.available(), e.pool.capacity());
+}
+
+#[test]
+fn a_session_is_small_enough_to_live_in_every_flow_slot() {
+    // 65,536 flow slots by default: each byte here is 64 KiB of resident memory
+    assert!(
+        std::mem::size_of::<TcpSession>() <= 640,
+        "{}",
+        std::mem::size_of::<TcpSession>()
+    );
+}
