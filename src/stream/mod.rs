@@ -89,7 +89,9 @@ impl StreamEngine {
     /// that direction), `pseudo` for the end-of-flow packets: uninspected data, and the
     /// limit reached (StreamTcpReassembleRawCheckLimit).
     pub fn raw_ready(&self, ssn: &TcpSession, dir: Direction, pseudo: bool) -> bool {
-        if ssn.state < SsnState::Established {
+        // a real packet needs an established session (PKT_STREAM_EST); pseudo packets
+        // carry the flag whatever the state
+        if ssn.state < SsnState::Established && !pseudo {
             return false;
         }
         let s = ssn.stream(dir);
@@ -131,9 +133,7 @@ impl StreamEngine {
         if ssn.state >= SsnState::Established && ssn.state != SsnState::Closed {
             return [true, true];
         }
-        if ssn.state < SsnState::Established {
-            return [false, false];
-        }
+        // (before the handshake completed only TCP Fast Open data can be there)
         [ssn.client.has_uninspected(), ssn.server.has_uninspected()]
     }
 

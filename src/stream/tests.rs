@@ -288,3 +288,19 @@ fn a_session_is_small_enough_to_live_in_every_flow_slot() {
         std::mem::size_of::<TcpSession>()
     );
 }
+
+#[test]
+fn fast_open_data_is_in_the_stream_and_flushed_at_the_end() {
+    let mut e = engine(1 << 20, 0);
+    let mut s = TcpSession::default();
+    let mut syn = hdr(99, 0, SYN);
+    // without the option the SYN's data stays out of the stream
+    assert!(!s.packet(&mut e, ToServer, &syn, b"GET /", false));
+    let mut s = TcpSession::default();
+    syn.tfo = true;
+    assert!(s.packet(&mut e, ToServer, &syn, b"GET /", false));
+    assert!(!e.raw_ready(&s, ToServer, false));
+    assert_eq!(e.needs_flush(&s), [true, false]);
+    assert!(e.raw_ready(&s, ToServer, true));
+    assert_eq!(raw(&e, &s, ToServer, true), b"GET /");
+}
