@@ -264,36 +264,33 @@ impl StreamBuf {
         Insert::Added
     }
 
-    fn find_block(&self, pool: &BlockPool, off: u64) -> Option<u32> {
+    /// Where the block at `off` is in the chain: (the block before it or `NONE`, the block
+    /// at `off` or the first one after it or `NONE`, whether it is there).
+    fn locate(&self, pool: &BlockPool, off: u64) -> (u32, u32, bool) {
+        let mut prev = NONE;
         let mut b = self.head;
         while b != NONE {
             let o = pool.offset(b);
-            if o == off {
-                return Some(b);
+            if o >= off {
+                return (prev, b, o == off);
             }
-            if o > off {
-                return None;
-            }
+            prev = b;
             b = pool.next(b);
         }
-        None
+        (prev, NONE, false)
+    }
+
+    fn find_block(&self, pool: &BlockPool, off: u64) -> Option<u32> {
+        let (_, b, found) = self.locate(pool, off);
+        found.then_some(b)
     }
 
     /// The block at `off` (a multiple of BLOCK), created in order if missing. Callers
     /// checked that the pool has enough blocks.
     fn block_at(&mut self, pool: &mut BlockPool, off: u64) -> Option<u32> {
-        let mut prev = NONE;
-        let mut b = self.head;
-        while b != NONE {
-            let o = pool.offset(b);
-            if o == off {
-                return Some(b);
-            }
-            if o > off {
-                break;
-            }
-            prev = b;
-            b = pool.next(b);
+        let (prev, b, found) = self.locate(pool, off);
+        if found {
+            return Some(b);
         }
         let nb = pool.alloc(off, b)?;
         if prev == NONE {
