@@ -94,6 +94,11 @@ pub struct StreamConfig {
     /// What to do with such a session (Suricata's `stream.midstream-policy`); `inherit`
     /// (the default) takes the `exception-policy` master switch.
     pub midstream_policy: PolicyValue,
+    /// Suricata's `stream.memcap` (sessions; ravn keeps sessions inside the flow table, so
+    /// this is checked but `flow.max-flows` is what bounds them).
+    pub memcap: Size,
+    /// `stream.reassembly.*`
+    pub reassembly: ReassemblyConfig,
 }
 
 impl Default for StreamConfig {
@@ -101,7 +106,67 @@ impl Default for StreamConfig {
         StreamConfig {
             midstream: false,
             midstream_policy: PolicyValue::Inherit,
+            memcap: Size::Text("64mb".into()),
+            reassembly: ReassemblyConfig::default(),
         }
+    }
+}
+
+/// TCP reassembly settings (Suricata's `stream.reassembly.*`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct ReassemblyConfig {
+    /// Memory for reassembled data, preallocated (`stream.reassembly.memcap`).
+    pub memcap: Size,
+    /// Bytes reassembled per direction of a session; 0: unlimited.
+    pub depth: Size,
+    /// Acknowledged bytes that make the to-server stream inspectable.
+    pub toserver_chunk_size: Size,
+    pub toclient_chunk_size: Size,
+}
+
+impl Default for ReassemblyConfig {
+    fn default() -> Self {
+        ReassemblyConfig {
+            memcap: Size::Text("256mb".into()),
+            depth: Size::Text("1mb".into()),
+            toserver_chunk_size: Size::Number(2560),
+            toclient_chunk_size: Size::Number(2560),
+        }
+    }
+}
+
+/// A size as Suricata's config takes it: bytes, or a number with `kb`, `mb` or `gb`
+/// (powers of 1024, any case).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Size {
+    Number(u64),
+    Text(String),
+}
+
+impl Size {
+    pub fn bytes(&self) -> Result<u64, String> {
+        let t = match self {
+            Size::Number(n) => return Ok(*n),
+            Size::Text(t) => t.trim().to_ascii_lowercase(),
+        };
+        let (num, mult) = [
+            ("gb", 1u64 << 30),
+            ("mb", 1 << 20),
+            ("kb", 1 << 10),
+            ("b", 1),
+        ]
+        .iter()
+        .find_map(|(suf, m)| t.strip_suffix(suf).map(|n| (n.trim().to_string(), *m)))
+        .unwrap_or((t.clone(), 1));
+        let v: f64 = num
+            .parse()
+            .map_err(|_| format!("`{t}` is not a size (e.g. 2560, 64kb, 1mb, 1gb)"))?;
+        if v.is_nan() || v < 0.0 || v * mult as f64 > u64::MAX as f64 {
+            return Err(format!("`{t}` is not a size (e.g. 2560, 64kb, 1mb, 1gb)"));
+        }
+        Ok((v * mult as f64) as u64)
     }
 }
 
@@ -427,6 +492,8 @@ impl Config {
         }
         self.midstream_policy()
             .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+        self.stream_settings()
+            .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
         let logs = self.outputs.fast.enabled as u64 + self.outputs.eve.enabled as u64;
         self.logs
             .validate(logs)
@@ -463,6 +530,40 @@ impl Config {
     /// `action-order` as ranks per action (errors name the key).
     pub fn action_order(&self) -> Result<ActionOrder, String> {
         ActionOrder::parse(&self.action_order).map_err(|e| format!("key `action-order`: {e}"))
+    }
+
+    /// The reassembly settings (`stream.*`), checked; errors name the key.
+    pub fn stream_settings(&self) -> Result<crate::stream::StreamSettings, String> {
+        let size = |key: &str, v: &Size, min: u64, max: u64| -> Result<u64, String> {
+            let b = v.bytes().map_err(|e| format!("key `stream.{key}`: {e}"))?;
+            if b < min || b > max {
+                return Err(format!("key `stream.{key}`: must be {min} to {max} bytes"));
+            }
+            Ok(b)
+        };
+        size("memcap", &self.stream.memcap, 0, u64::MAX)?;
+        let r = &self.stream.reassembly;
+        Ok(crate::stream::StreamSettings {
+            reassembly_memcap: size(
+                "reassembly.memcap",
+                &r.memcap,
+                crate::stream::pool::BLOCK as u64,
+                1 << 40,
+            )?,
+            depth: size("reassembly.depth", &r.depth, 0, 1 << 30)? as u32,
+            toserver_chunk_size: size(
+                "reassembly.toserver-chunk-size",
+                &r.toserver_chunk_size,
+                1,
+                1 << 24,
+            )? as u32,
+            toclient_chunk_size: size(
+                "reassembly.toclient-chunk-size",
+                &r.toclient_chunk_size,
+                1,
+                1 << 24,
+            )? as u32,
+        })
     }
 
     /// The resolved `stream.midstream-policy` (IPS mode from `simulate_ips`).
@@ -933,6 +1034,42 @@ mod tests {
         .unwrap();
         assert!(c.logs.ring.resolve(false));
         assert!(!c.archive.enabled.resolve(true));
+    }
+
+    #[test]
+    fn stream_keys_default_to_suricatas_and_errors_name_the_key() {
+        let c = Config::from_str_with_sets("", "t", &[]).unwrap();
+        let s = c.stream_settings().unwrap();
+        assert_eq!(s, crate::stream::StreamSettings::default());
+        assert_eq!(s.reassembly_memcap, 256 << 20);
+        assert_eq!(s.depth, 1 << 20);
+        assert_eq!(s.toserver_chunk_size, 2560);
+        let c = Config::from_str_with_sets(
+            "[stream.reassembly]\nmemcap = \"32MB\"\ndepth = 0\ntoclient-chunk-size = \"4kb\"\n",
+            "t",
+            &[],
+        )
+        .unwrap();
+        let s = c.stream_settings().unwrap();
+        assert_eq!(
+            (s.reassembly_memcap, s.depth, s.toclient_chunk_size),
+            (32 << 20, 0, 4096)
+        );
+        for (set, key) in [
+            (
+                "stream.reassembly.depth=\"lots\"",
+                "stream.reassembly.depth",
+            ),
+            ("stream.reassembly.memcap=10", "stream.reassembly.memcap"),
+            (
+                "stream.reassembly.toserver-chunk-size=0",
+                "stream.reassembly.toserver-chunk-size",
+            ),
+            ("stream.memcap=\"-1mb\"", "stream.memcap"),
+        ] {
+            let e = Config::from_str_with_sets("", "x.toml", &[set.into()]).unwrap_err();
+            assert!(e.0.contains(key), "{set}: {e}");
+        }
     }
 
     #[test]

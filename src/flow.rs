@@ -7,8 +7,10 @@
 //! new one. The first packet of a flow defines its "client" (Suricata's to_server side).
 //!
 //! Detection keeps per-flow state here (IP-only rules are inspected once per direction;
-//! a matched pass rule can pass the whole flow). TCP reassembly and app-layer state are meant
-//! to hang off `Flow` next.
+//! a matched pass rule can pass the whole flow). A TCP flow's session and reassembled
+//! streams (`crate::stream`) hang off `Flow`; the table owns their memory pool. A flow
+//! that times out or is evicted with stream data not yet inspected is kept aside
+//! (`retired`) until the caller has run its end-of-flow inspection.
 
 use std::hash::BuildHasher;
 use std::net::IpAddr;
@@ -16,6 +18,7 @@ use std::net::IpAddr;
 use crate::capture::Timestamp;
 use crate::decode::{Packet, L4};
 use crate::exception_policy::Policy;
+use crate::stream::{StreamEngine, StreamSettings, TcpSession};
 
 /// Flow timeouts in seconds (Suricata's `flow-timeouts` defaults).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -100,6 +103,16 @@ impl FlowKey {
 
     pub fn proto(&self) -> u8 {
         self.proto_depth_family as u8
+    }
+
+    /// The tunnel depth of the flow's packets.
+    pub fn depth(&self) -> u8 {
+        (self.proto_depth_family >> 8) as u8
+    }
+
+    /// The VLAN ids (0 where absent), outermost first.
+    pub fn vlan(&self) -> [u16; 2] {
+        [(self.ports_vlans >> 32) as u16, (self.ports_vlans >> 48) as u16]
     }
 }
 
@@ -230,6 +243,8 @@ pub struct Flow {
     seen_toclient: bool,
     /// Flowbits (indexes assigned by the detection engine).
     pub bits: FlowBits,
+    /// The TCP session as the stream engine tracks it (reassembly).
+    pub ssn: TcpSession,
     lru: u32,
 }
 
@@ -288,6 +303,8 @@ pub struct FlowRef {
     pub stream: bool,
     /// An exception policy says this packet is not inspected (it is passed or dropped).
     pub no_inspect: bool,
+    /// The packet's payload went into the flow's TCP stream (Suricata's PKT_STREAM_ADD).
+    pub stream_add: bool,
 }
 
 pub struct FlowTable {
@@ -309,6 +326,11 @@ pub struct FlowTable {
     hand: usize,
     /// A coarse clock for LRU approximation (packets seen).
     tick: u32,
+    /// TCP reassembly: the block pool and settings.
+    pub stream: StreamEngine,
+    /// A flow removed (timeout, eviction) whose streams still need their end-of-flow
+    /// inspection (see `retired`).
+    retired: Option<Flow>,
 }
 
 /// Slots examined per eviction; the least recently used of them goes.
@@ -322,6 +344,16 @@ impl FlowTable {
     /// `midstream`: pick up TCP sessions whose handshake was not seen (Suricata's
     /// `stream.midstream`).
     pub fn with_options(max_flows: usize, timeouts: Timeouts, midstream: bool) -> FlowTable {
+        Self::with_stream(max_flows, timeouts, midstream, &StreamSettings::default())
+    }
+
+    /// As `with_options`, with the reassembly settings.
+    pub fn with_stream(
+        max_flows: usize,
+        timeouts: Timeouts,
+        midstream: bool,
+        stream: &StreamSettings,
+    ) -> FlowTable {
         let max_flows = max_flows.max(1);
         FlowTable {
             slots: Vec::with_capacity(max_flows),
@@ -336,6 +368,8 @@ impl FlowTable {
             next_id: 1,
             hand: 0,
             tick: 0,
+            stream: StreamEngine::new(stream),
+            retired: None,
         }
     }
 
@@ -417,7 +451,7 @@ impl FlowTable {
                 };
                 if expired {
                     self.stats.timeouts += 1;
-                    self.remove(s);
+                    self.retire(s);
                     self.create(key, src, p)
                 } else {
                     s
@@ -454,6 +488,7 @@ impl FlowTable {
             }
         }
         let mut no_inspect = false;
+        let mut stream_add = false;
         let (established, stream) = if let L4::Tcp(t) = p.l4 {
             let before = f.tcp;
             if midstream_exception(f.tcp, t.flags) {
@@ -464,6 +499,8 @@ impl FlowTable {
                 no_inspect = policy.stops_packet(ips);
             }
             tcp_track(f, dir, &t, p.payload.len() as u32, midstream);
+            let payload = if p.carries_tunnel { &[][..] } else { p.payload };
+            stream_add = f.ssn.packet(&mut self.stream, dir, &t, payload, midstream);
             // The packet completing the handshake is not yet "established", unless it
             // carries data; packets after it are.
             let est = before >= TcpState::Established
@@ -491,17 +528,61 @@ impl FlowTable {
             established,
             stream,
             no_inspect,
+            stream_add,
         })
     }
 
-    fn remove(&mut self, slot: u32) {
-        if let Some(f) = self.slots[slot as usize].take() {
-            let h = BuildFastHasher.hash_one(f.key);
-            if let Ok(e) = self.index.find_entry(h, |&s| s == slot) {
-                e.remove();
-            }
-            self.free.push(slot);
+    /// Remove a flow that ends (timeout, eviction): when its streams need the end-of-flow
+    /// inspection, it is kept aside for `retired` (a previous one still there is
+    /// released).
+    fn retire(&mut self, slot: u32) {
+        let Some(mut f) = self.slots[slot as usize].take() else {
+            return;
+        };
+        let h = BuildFastHasher.hash_one(f.key);
+        if let Ok(e) = self.index.find_entry(h, |&s| s == slot) {
+            e.remove();
         }
+        self.free.push(slot);
+        if let Some(mut old) = self.retired.take() {
+            self.stream.release(&mut old.ssn);
+        }
+        if self.stream.needs_flush(&f.ssn) != [false, false] && !f.pass {
+            self.retired = Some(f);
+        } else {
+            self.stream.release(&mut f.ssn);
+        }
+    }
+
+    /// The flow the last `update` ended whose streams still need their end-of-flow
+    /// inspection, with the stream engine; call `drop_retired` after.
+    pub fn retired(&mut self) -> Option<(&mut Flow, &mut StreamEngine)> {
+        let FlowTable {
+            retired, stream, ..
+        } = self;
+        retired.as_mut().map(|f| (f, stream))
+    }
+
+    /// Release the retired flow's streams.
+    pub fn drop_retired(&mut self) {
+        if let Some(mut f) = self.retired.take() {
+            self.stream.release(&mut f.ssn);
+        }
+    }
+
+    /// A live flow and the stream engine (for stream inspection).
+    pub fn parts(&mut self, r: FlowRef) -> (&mut Flow, &mut StreamEngine) {
+        let FlowTable { slots, stream, .. } = self;
+        let f = slots[r.slot as usize]
+            .as_mut()
+            .expect("FlowRef points at a live slot");
+        (f, stream)
+    }
+
+    /// The flow in `slot`, if any, and the stream engine (end-of-capture flush).
+    pub fn slot_parts(&mut self, slot: usize) -> Option<(&mut Flow, &mut StreamEngine)> {
+        let FlowTable { slots, stream, .. } = self;
+        slots.get_mut(slot)?.as_mut().map(|f| (f, stream))
     }
 
     /// Make room when every slot is in use: look at the next few slots from the hand and
@@ -522,7 +603,7 @@ impl FlowTable {
         }
         self.hand = (victim + 1) % n;
         self.stats.evicted += 1;
-        self.remove(victim as u32);
+        self.retire(victim as u32);
         victim as u32
     }
 
@@ -578,6 +659,7 @@ impl FlowTable {
             seen_toserver: false,
             seen_toclient: false,
             bits: FlowBits::default(),
+            ssn: TcpSession::default(),
             lru: self.tick,
         });
         let slots = &self.slots;

@@ -148,6 +148,15 @@ pub fn run(
     let mut proc = Processor::new(cfg);
     let mut pcap_cnt: u64 = 0;
     let mut write_err: Option<std::io::Error> = None;
+    let mut write = |e: Emit<'_, '_>| {
+        let r = match e {
+            Emit::Alert(rec) => outputs.alert(rec),
+            Emit::TaggedPacket(rec) => outputs.tagged_packet(rec),
+        };
+        if let Err(e) = r {
+            write_err.get_or_insert(e);
+        }
+    };
 
     let result: Result<(), ReplayError> = loop {
         if STOP.load(Ordering::Relaxed) {
@@ -160,16 +169,13 @@ pub fn run(
             Err(e) => break Err(ReplayError(e.to_string())),
         };
         pcap_cnt += 1;
-        summary.alerts += proc.process(&mut engine, &frame, Some(pcap_cnt), "wire/pcap", |e| {
-            let r = match e {
-                Emit::Alert(rec) => outputs.alert(rec),
-                Emit::TaggedPacket(rec) => outputs.tagged_packet(rec),
-            };
-            if let Err(e) = r {
-                write_err.get_or_insert(e);
-            }
-        }) as u64;
+        summary.alerts +=
+            proc.process(&mut engine, &frame, Some(pcap_cnt), "wire/pcap", &mut write) as u64;
     };
+    if result.is_ok() {
+        // the end of the capture: the streams' last inspection (Suricata's pseudo packets)
+        summary.alerts += proc.finish(&mut engine, &mut write) as u64;
+    }
     summary.packets = pcap_cnt;
     summary.truncated_at = source.truncated();
 

@@ -4,6 +4,8 @@
 //! either side and a payload that parses as a DNS message). App-layer parsers and their
 //! rule keywords hang off the flow here later.
 
+pub mod http;
+
 /// Identify the application protocol of a UDP payload between `sp` and `dp`.
 pub fn probe_udp(sp: u16, dp: u16, payload: &[u8]) -> Option<&'static str> {
     if (sp == 53 || dp == 53) && dns::looks_like_dns(payload) {

@@ -82,6 +82,8 @@ pub struct TcpHdr {
     pub sack_permitted: bool,
     /// The timestamp option (value, echo reply), when present.
     pub timestamp: Option<(u32, u32)>,
+    /// A well-formed TCP Fast Open option (kind 34).
+    pub tfo: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,6 +15,9 @@ const OPT_WS: u8 = 3;
 const OPT_SACKOK: u8 = 4;
 const OPT_SACK: u8 = 5;
 const OPT_TS: u8 = 8;
+const OPT_TFO: u8 = 34;
+const OPT_EXP1: u8 = 253;
+const OPT_EXP2: u8 = 254;
 
 pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) {
     cx.layer(Counter::Tcp);
@@ -48,6 +51,7 @@ pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) {
         mss: None,
         wscale: None,
         sack_permitted: false,
+        tfo: false,
         timestamp: None,
     };
     options(cx, &data[HEADER_LEN..hlen], &mut hdr);
@@ -88,7 +92,19 @@ fn options(cx: &mut Ctx<'_, '_>, opts: &[u8], hdr: &mut TcpHdr) {
             OPT_SACK if (10..=34).contains(&len) && (len - 2) % 8 == 0 => {
                 std::mem::replace(&mut sack_seen, true)
             }
-            OPT_MSS | OPT_WS | OPT_SACKOK | OPT_TS | OPT_SACK => {
+            // Suricata: no cookie (a request), or an even 4 to 16 byte one
+            OPT_TFO if len == 2 || ((6..=18).contains(&len) && len % 2 == 0) => {
+                std::mem::replace(&mut hdr.tfo, true)
+            }
+            // the experimental TFO option (magic 0xF989), same cookie lengths
+            OPT_EXP1 | OPT_EXP2
+                if len >= 4
+                    && be16(o, 2) == 0xf989
+                    && (len == 4 || ((8..=20).contains(&len) && len % 2 == 0)) =>
+            {
+                std::mem::replace(&mut hdr.tfo, true)
+            }
+            OPT_MSS | OPT_WS | OPT_SACKOK | OPT_TS | OPT_SACK | OPT_TFO => {
                 cx.event(Counter::TcpOptInvalidLen);
                 false
             }

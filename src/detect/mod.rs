@@ -91,6 +91,12 @@ pub struct Signature {
     needs_payload: bool,
     /// No detection keywords at all: Suricata inspects it once per flow direction.
     pub ip_only: bool,
+    /// Suricata's SIG_FLAG_REQUIRE_STREAM: the payload keywords inspect the reassembled
+    /// stream when there is stream data (and not the packet, when the packet's data went
+    /// into the stream, unless `req_packet`).
+    req_stream: bool,
+    /// Suricata's SIG_FLAG_REQUIRE_PACKET: the payload keywords inspect the packet too.
+    req_packet: bool,
     /// The prefilter pattern: the explicit `fast_pattern` (chopped), else the longest
     /// positive content. Always a necessary condition of the signature.
     fast_pattern: Option<(Vec<u8>, bool)>,
@@ -273,6 +279,7 @@ impl Signature {
             || header
                 .iter()
                 .any(|m| matches!(m, Match::Dsize(c) if dsize_needs_payload(c)));
+        let (req_stream, req_packet) = stream_flags(&rule, &payload, &header, flow_kw);
         let fast_pattern = choose_fast_pattern(&rule.matches);
         let class = rule.meta.classtype.as_deref().and_then(|c| classes.get(c));
         let priority = rule
@@ -310,6 +317,8 @@ impl Signature {
             payload,
             needs_payload,
             ip_only,
+            req_stream,
+            req_packet,
             fast_pattern,
             dir_class,
             flow_kw,
@@ -444,25 +453,51 @@ impl Signature {
         p: &Packet<'_>,
         fv: Option<FlowView<'_>>,
         xb: &mut xbits::XbitTables,
+        sv: StreamView<'_>,
     ) -> bool {
+        if sv.pseudo && self.payload.is_empty() {
+            return false;
+        }
         if !self.flow_conditions(fv) {
             return false;
         }
         if self.xbit_conds.is_empty() {
-            return self.packet_matches(p);
+            return self.packet_matches(p, sv);
         }
-        self.packet_matches_with_xbits(p, xb)
+        self.packet_matches_with_xbits(p, xb, sv)
+    }
+
+    /// Suricata's DetectEngineInspectRulePayloadMatches: a stream signature inspects the
+    /// stream data first; without a match there, the packet, unless the packet's data
+    /// went into the stream and the signature does not require the packet.
+    fn payload_matches(&self, p: &Packet<'_>, sv: StreamView<'_>) -> bool {
+        if self.req_stream {
+            if let Some(sd) = sv.data {
+                if sd.pieces().any(|c| self.payload.matches(c)) {
+                    return true;
+                }
+            }
+            if !self.req_packet && sv.added {
+                return false;
+            }
+        }
+        !p.payload.is_empty() && !p.carries_tunnel && self.payload.matches(p.payload)
     }
 
     /// As Suricata runs a signature with `isset`/`isnotset` host or pair bits: header
     /// (protocol, addresses), payload, then the match list in rule order, stopping at the
     /// first keyword that fails — so an expired bit is removed exactly when Suricata does.
-    fn packet_matches_with_xbits(&self, p: &Packet<'_>, xb: &mut xbits::XbitTables) -> bool {
+    fn packet_matches_with_xbits(
+        &self,
+        p: &Packet<'_>,
+        xb: &mut xbits::XbitTables,
+        sv: StreamView<'_>,
+    ) -> bool {
         let Some(ip) = p.ip else { return false };
         if !self.proto.admits(ip.version, ip.proto) || !self.addresses_match(p) {
             return false;
         }
-        if !self.payload.is_empty() && (p.payload.is_empty() || !self.payload.matches(p.payload)) {
+        if !self.payload.is_empty() && !self.payload_matches(p, sv) {
             return false;
         }
         let mut h = 0;
@@ -479,7 +514,7 @@ impl Signature {
         self.header[h..].iter().all(|m| header::matches(m, p))
     }
 
-    fn packet_matches(&self, p: &Packet<'_>) -> bool {
+    fn packet_matches(&self, p: &Packet<'_>, sv: StreamView<'_>) -> bool {
         let Some(ip) = p.ip else { return false };
         if !self.proto.admits(ip.version, ip.proto) {
             return false;
@@ -487,18 +522,51 @@ impl Signature {
         if !self.addresses_match(p) {
             return false;
         }
-        // A tunnel's carrier is inspected for its headers only (PKT_NOPAYLOAD_INSPECTION).
-        if self.needs_payload && (p.payload.is_empty() || p.carries_tunnel) {
+        // A tunnel's carrier is inspected for its headers only (PKT_NOPAYLOAD_INSPECTION);
+        // stream data counts as payload (Suricata's packet mask).
+        if self.needs_payload && (p.payload.is_empty() || p.carries_tunnel) && sv.data.is_none() {
             return false;
         }
         if !self.header.iter().all(|m| header::matches(m, p)) {
             return false;
         }
         if !self.payload.is_empty() {
-            return self.payload.matches(p.payload);
+            return self.payload_matches(p, sv);
         }
         true
     }
+}
+
+/// Suricata's SIG_FLAG_REQUIRE_STREAM / SIG_FLAG_REQUIRE_PACKET for a signature: set by
+/// `tcp-stream` / `tcp-pkt`, `flow:only_stream` / `no_stream` and the packet keywords
+/// (dsize, ttl, flags, ...); else every TCP signature with payload keywords inspects the
+/// stream, and also the packet when a content has `depth`/`offset` or it uses
+/// `stream_size` (SigValidate).
+fn stream_flags(
+    rule: &Rule,
+    payload: &PayloadProgram,
+    header: &[Match],
+    flow_kw: Option<ast::FlowMatch>,
+) -> (bool, bool) {
+    let mut req_stream = matches!(rule.proto, Proto::TcpStream);
+    let mut req_packet = matches!(rule.proto, Proto::TcpPkt);
+    if let Some(f) = flow_kw {
+        req_stream |= f.only_stream;
+        req_packet |= f.no_stream;
+    }
+    req_packet |= header
+        .iter()
+        .any(|m| !matches!(m, Match::IpProto(_) | Match::SameIp));
+    let tcp = ProtoFilter::of(&rule.proto).admits(4, 6);
+    if tcp && !payload.is_empty() && !req_stream && !req_packet {
+        req_stream = true;
+        req_packet = rule.matches.iter().any(|m| match m {
+            Match::Content(c) => c.depth.is_some() || c.offset.is_some() || c.startswith,
+            Match::StreamSize(_) => true,
+            _ => false,
+        });
+    }
+    (req_stream, req_packet)
 }
 
 /// Keywords evaluated by `header::matches` (the packet-header predicates); the others are
@@ -766,6 +834,37 @@ pub struct FlowCtx<'f> {
     pub established: bool,
     /// An exception policy passed or dropped this packet: no inspection.
     pub no_inspect: bool,
+    /// What the stream engine says about this packet.
+    pub stream: StreamView<'f>,
+}
+
+/// The reassembled stream data a packet's detection run inspects (Suricata's
+/// PKT_DETECT_HAS_STREAMDATA and the chunks StreamReassembleRaw hands over).
+#[derive(Clone, Copy)]
+pub struct StreamData<'a> {
+    pub buf: &'a [u8],
+    pub chunks: &'a crate::stream::RawChunks,
+}
+
+impl<'a> StreamData<'a> {
+    pub fn pieces(self) -> impl Iterator<Item = &'a [u8]> {
+        let buf = self.buf;
+        self.chunks.pieces[..usize::from(self.chunks.n)]
+            .iter()
+            .filter_map(move |&(a, b)| buf.get(a as usize..b as usize))
+    }
+}
+
+/// A packet's relation to its TCP stream.
+#[derive(Clone, Copy, Default)]
+pub struct StreamView<'a> {
+    /// Stream data to inspect with this packet.
+    pub data: Option<StreamData<'a>>,
+    /// The packet's payload was added to the stream (Suricata's PKT_STREAM_ADD).
+    pub added: bool,
+    /// An end-of-flow pseudo packet: only signatures with payload keywords run on it
+    /// (the others carry Suricata's SIG_MASK_REQUIRE_REAL_PKT).
+    pub pseudo: bool,
 }
 
 fn buckets_for(p: ProtoFilter) -> &'static [usize] {
@@ -976,7 +1075,8 @@ impl Engine {
             dir: fc.dir,
             established: fc.established,
         });
-        if !s.matches(p, fv, xb) {
+        let sv = flow.as_ref().map(|fc| fc.stream).unwrap_or_default();
+        if !s.matches(p, fv, xb, sv) {
             return;
         }
         if let Some(fc) = flow.as_mut() {
@@ -1046,7 +1146,29 @@ impl Engine {
             },
             payload: if p.carries_tunnel { &[] } else { p.payload },
         };
-        self.prefilter.candidates(&key, &mut self.cand);
+        let sv = flow.as_ref().map(|fc| fc.stream).unwrap_or_default();
+        if sv.data.is_none() && !sv.added {
+            self.prefilter.candidates(&key, &mut self.cand);
+        } else {
+            // Suricata's PrefilterPktStream and PrefilterPktPayload: stream signatures are
+            // found in the stream data (or in the packet when it has none and the packet's
+            // data is not in the stream), signatures requiring the packet in the packet.
+            let sigs = &self.sigs;
+            let keep = |i: u32| {
+                let s = &sigs[i as usize];
+                !s.req_stream || s.req_packet || (sv.data.is_none() && !sv.added)
+            };
+            let mut bufs: [&[u8]; crate::stream::MAX_CHUNKS] = [&[]; crate::stream::MAX_CHUNKS];
+            let mut n = 0;
+            if let Some(sd) = sv.data {
+                for c in sd.pieces() {
+                    bufs[n] = c;
+                    n += 1;
+                }
+            }
+            self.prefilter
+                .candidates_stream(&key, &bufs[..n], keep, &mut self.cand);
+        }
         for k in 0..self.cand.len() {
             let i = self.cand[k];
             Self::eval(&self.sigs, &mut self.xbits, i, p, &mut flow, out);
@@ -1252,6 +1374,7 @@ mod tests {
             established: r.established,
             no_inspect: r.no_inspect,
             flow: flows.get_mut(r),
+            stream: Default::default(),
         };
         engine.inspect(p, Some(fc), &mut out);
         out.iter().map(|h| engine.sig(h).info.sid).collect()
@@ -1438,6 +1561,7 @@ alert icmp any any -> any any (hostbits:isset,t2; sid:22;)
                 established: r.established,
                 no_inspect: r.no_inspect,
                 flow: flows.get_mut(r),
+                stream: Default::default(),
             };
             e.inspect(p, Some(fc), &mut out);
             tagged.push((out.len(), out.tagged));

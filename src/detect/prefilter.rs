@@ -131,7 +131,14 @@ impl Bigram {
         }
     }
 
-    fn scan(&self, hay: &[u8], stamp: &mut [u32], epoch: u32, out: &mut Vec<u32>) {
+    fn scan(
+        &self,
+        hay: &[u8],
+        stamp: &mut [u32],
+        epoch: u32,
+        accept: &impl Fn(u32) -> bool,
+        out: &mut Vec<u32>,
+    ) {
         if hay.len() < 2 {
             return;
         }
@@ -147,7 +154,7 @@ impl Bigram {
                     let p = m.start();
                     let k = ((FOLD[hay[p] as usize] as u16) << 8)
                         | FOLD[hay.get(p + 1).copied().unwrap_or(0) as usize] as u16;
-                    self.verify(hay, p, k, stamp, epoch, out);
+                    self.verify(hay, p, k, stamp, epoch, accept, out);
                     at = p + 1;
                 }
             }
@@ -160,13 +167,14 @@ impl Bigram {
             let k = (prev << 8) | cur;
             prev = cur;
             if bits[k >> 6] & (1u64 << (k & 63)) != 0 {
-                self.verify(hay, i - 1, k as u16, stamp, epoch, out);
+                self.verify(hay, i - 1, k as u16, stamp, epoch, accept, out);
             }
         }
     }
 
     /// The pair at `at` passed the bit table: compare the patterns starting with it.
     #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
     fn verify(
         &self,
         hay: &[u8],
@@ -174,6 +182,7 @@ impl Bigram {
         k: u16,
         stamp: &mut [u32],
         epoch: u32,
+        accept: &impl Fn(u32) -> bool,
         out: &mut Vec<u32>,
     ) {
         let Ok(h) = self.heads.binary_search_by_key(&k, |h| h.0) else {
@@ -195,7 +204,7 @@ impl Bigram {
             };
             if eq {
                 for &s in sigs {
-                    if stamp[s as usize] != epoch {
+                    if stamp[s as usize] != epoch && accept(s) {
                         stamp[s as usize] = epoch;
                         out.push(s);
                     }
@@ -594,6 +603,19 @@ impl Prefilter {
 
     /// Fill `out` with the candidate signatures for this packet, ascending.
     pub fn candidates(&mut self, k: &PacketKey<'_>, out: &mut Vec<u32>) {
+        self.candidates_stream(k, &[], |_| true, out)
+    }
+
+    /// Candidates for a packet with stream data: every signature whose fast pattern is in
+    /// one of `stream` (or without a fast pattern), plus those whose fast pattern is in
+    /// the packet's payload and that `keep_from_packet` accepts. Ascending.
+    pub fn candidates_stream(
+        &mut self,
+        k: &PacketKey<'_>,
+        stream: &[&[u8]],
+        keep_from_packet: impl Fn(u32) -> bool,
+        out: &mut Vec<u32>,
+    ) {
         out.clear();
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
@@ -607,34 +629,34 @@ impl Prefilter {
             None => 0,
         };
         let dg = &self.table[b][pd];
+        let mut groups = [u32::MAX; 3];
+        let mut ng = 0;
         if let Some(g) = dg.any {
+            groups[ng] = g;
+            ng += 1;
+        }
+        let (dst, src): (&[u32], &[u32]) = match k.ports {
+            Some((sp, dp)) => (dg.dst.lookup(dp), dg.src.lookup(sp)),
+            None => (&[], &[]),
+        };
+        let all = groups[..ng].iter().chain(dst).chain(src);
+        let accept_all = |_: u32| true;
+        for &g in all.clone() {
+            let g = &self.groups[g as usize];
+            for buf in stream {
+                Self::visit(g, buf, &mut self.stamp, self.epoch, &accept_all, out);
+            }
+        }
+        for &g in all {
+            let g = &self.groups[g as usize];
             Self::visit(
-                &self.groups[g as usize],
+                g,
                 k.payload,
                 &mut self.stamp,
                 self.epoch,
+                &keep_from_packet,
                 out,
             );
-        }
-        if let Some((sp, dp)) = k.ports {
-            for &g in dg.dst.lookup(dp) {
-                Self::visit(
-                    &self.groups[g as usize],
-                    k.payload,
-                    &mut self.stamp,
-                    self.epoch,
-                    out,
-                );
-            }
-            for &g in dg.src.lookup(sp) {
-                Self::visit(
-                    &self.groups[g as usize],
-                    k.payload,
-                    &mut self.stamp,
-                    self.epoch,
-                    out,
-                );
-            }
         }
         out.sort_unstable();
     }
@@ -655,12 +677,22 @@ impl Prefilter {
         )
     }
 
-    fn visit(g: &Group, payload: &[u8], stamp: &mut [u32], epoch: u32, out: &mut Vec<u32>) {
-        for &s in &g.always {
-            if stamp[s as usize] != epoch {
+    fn visit(
+        g: &Group,
+        payload: &[u8],
+        stamp: &mut [u32],
+        epoch: u32,
+        accept: &impl Fn(u32) -> bool,
+        out: &mut Vec<u32>,
+    ) {
+        let take = |s: u32, stamp: &mut [u32], out: &mut Vec<u32>| {
+            if stamp[s as usize] != epoch && accept(s) {
                 stamp[s as usize] = epoch;
                 out.push(s);
             }
+        };
+        for &s in &g.always {
+            take(s, stamp, out);
         }
         if payload.is_empty() {
             return;
@@ -671,23 +703,17 @@ impl Prefilter {
             }
             if single.found(payload) {
                 for &s in &single.sigs {
-                    if stamp[s as usize] != epoch {
-                        stamp[s as usize] = epoch;
-                        out.push(s);
-                    }
+                    take(s, stamp, out);
                 }
             }
         }
         if let Some(b) = &g.bigram {
-            b.scan(payload, stamp, epoch, out);
+            b.scan(payload, stamp, epoch, accept, out);
         }
         if let Some(ac) = &g.ac {
             for m in ac.find_overlapping_iter(payload) {
                 for &s in &g.pattern_sigs[m.pattern().as_usize()] {
-                    if stamp[s as usize] != epoch {
-                        stamp[s as usize] = epoch;
-                        out.push(s);
-                    }
+                    take(s, stamp, out);
                 }
             }
         }

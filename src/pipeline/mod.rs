@@ -248,36 +248,7 @@ pub fn run_matcher(
             let f = slot.frame();
             let cnt = (slot.pcap_cnt != 0).then_some(slot.pcap_cnt);
             proc.process(&mut engine, &f, cnt, "wire/pcap", |e| {
-                let mut spins = 0u32;
-                loop {
-                    if let Some(s) = alerts.next_slot() {
-                        s.fast.clear();
-                        s.eve.clear();
-                        s.meta = None;
-                        match &e {
-                            Emit::Alert(rec) => {
-                                // both lines whatever is enabled: the archive keeps both
-                                alert::fast_line(&mut s.fast, rec);
-                                alert::eve_line(&mut s.eve, rec, rec.flow.map(|f| f.id));
-                                s.meta = Some(crate::output::AlertMeta::of(rec));
-                            }
-                            Emit::TaggedPacket(rec) => {
-                                if opts.eve {
-                                    alert::eve_packet_line(&mut s.eve, rec);
-                                }
-                            }
-                        }
-                        alerts.commit(1);
-                        break;
-                    }
-                    // The output thread is behind: wait for it (alerts are never dropped).
-                    spins += 1;
-                    if spins < 64 {
-                        std::hint::spin_loop();
-                    } else {
-                        std::thread::sleep(Duration::from_micros(50));
-                    }
-                }
+                emit_alert(&mut alerts, opts.eve, e)
             });
         }
         frames.release(n);
@@ -319,10 +290,47 @@ pub fn run_matcher(
             }
         }
     }
+    // the capture ended: every flow's streams get their last inspection (Suricata's
+    // pseudo packets at shutdown)
+    proc.finish(&mut engine, |e| emit_alert(&mut alerts, opts.eve, e));
     if let Ok(mut g) = shared.processor.lock() {
         *g = proc.stats(&engine);
     }
     shared.matcher_done.store(true, Ordering::Release);
+}
+
+/// Format one alert (or tagged packet) into the next alert slot, waiting for the output
+/// thread when the ring is full: alerts are never dropped.
+fn emit_alert(alerts: &mut ring::Producer<AlertSlot>, eve: bool, e: Emit<'_, '_>) {
+    let mut spins = 0u32;
+    loop {
+        if let Some(s) = alerts.next_slot() {
+            s.fast.clear();
+            s.eve.clear();
+            s.meta = None;
+            match &e {
+                Emit::Alert(rec) => {
+                    // both lines whatever is enabled: the archive keeps both
+                    alert::fast_line(&mut s.fast, rec);
+                    alert::eve_line(&mut s.eve, rec, rec.flow.map(|f| f.id));
+                    s.meta = Some(crate::output::AlertMeta::of(rec));
+                }
+                Emit::TaggedPacket(rec) => {
+                    if eve {
+                        alert::eve_packet_line(&mut s.eve, rec);
+                    }
+                }
+            }
+            alerts.commit(1);
+            return;
+        }
+        spins += 1;
+        if spins < 64 {
+            std::hint::spin_loop();
+        } else {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
 }
 
 fn swap_engine(shared: &Shared, engine: &mut Engine, proc: &mut Processor) {

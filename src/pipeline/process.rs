@@ -6,14 +6,17 @@ use std::path::PathBuf;
 
 use log::warn;
 
-use crate::capture::Frame;
+use crate::capture::{Frame, Timestamp};
 use crate::config::Config;
-use crate::decode::{DecodeStats, Decoder, Packet, L4};
-use crate::detect::{DetectStats, Engine, EngineOptions, FlowCtx, PacketAlerts};
+use crate::decode::{DecodeStats, Decoder, IpHdr, Packet, TcpHdr, L4};
+use crate::detect::{
+    DetectStats, Engine, EngineOptions, FlowCtx, PacketAlerts, StreamData, StreamView,
+};
 use crate::flow::{Direction, Flow, FlowStats, FlowTable};
 use crate::output::stats::{Counters, EngineInfo};
 use crate::output::{AlertRecord, EveAlertOptions, PacketRecord, TunnelInfo};
 use crate::replay::{load_classifications, load_rules, now, ReplayError};
+use crate::stream::{RawChunks, StreamEngine, StreamStats};
 
 /// Decoder, flow table and the per-packet alert buffer: everything but the rules.
 pub struct Processor {
@@ -25,7 +28,14 @@ pub struct Processor {
     eve_alert: EveAlertOptions,
     /// The heartbeat sids' alerts are verified and counted here (the daemon sets it).
     pub heartbeat: Option<crate::heartbeat::watch::HeartbeatWatch>,
+    /// Raw stream data handed to detection (preallocated: the reassembly depth).
+    scratch: Vec<u8>,
+    /// The newest packet time seen (end-of-flow pseudo packets carry it).
+    last_ts: Timestamp,
 }
+
+/// EVE's `pkt_src` of the end-of-flow pseudo packets (Suricata's PKT_SRC_FFR).
+pub const PSEUDO_PKT_SRC: &str = "stream (flow timeout)";
 
 /// What one packet gives the outputs.
 pub enum Emit<'a, 'r> {
@@ -42,6 +52,8 @@ pub struct ProcessorStats {
     pub flow_active: u64,
     pub detect: DetectStats,
     pub suppressed: u64,
+    pub stream: StreamStats,
+    pub reassembly_memuse: u64,
 }
 
 impl ProcessorStats {
@@ -55,6 +67,16 @@ impl ProcessorStats {
         c.push("flow.udp", self.flow.udp);
         c.push("flow.icmpv4", self.flow.icmpv4);
         c.push("flow.icmpv6", self.flow.icmpv6);
+        c.push("tcp.sessions", self.stream.sessions);
+        // a stream's piece table is memory too: its drops count as memcap drops
+        c.push(
+            "tcp.segment_memcap_drop",
+            self.stream.memcap_drop + self.stream.ranges_drop,
+        );
+        c.push("tcp.stream_depth_reached", self.stream.depth_reached);
+        c.push("tcp.reassembly_gap", self.stream.gap);
+        c.push("tcp.overlap", self.stream.overlap);
+        c.push("tcp.reassembly_memuse", self.reassembly_memuse);
         c.push("detect.alert", self.detect.alerts);
         c.push(
             "detect.alert_queue_overflow",
@@ -66,8 +88,21 @@ impl ProcessorStats {
 
 impl Processor {
     pub fn new(cfg: &Config) -> Processor {
-        let mut flows =
-            FlowTable::with_options(cfg.flow.max_flows, cfg.flow.timeouts, cfg.stream.midstream);
+        // validated with the config; an invalid one cannot reach here
+        let ss = cfg.stream_settings().unwrap_or_default();
+        let mut flows = FlowTable::with_stream(
+            cfg.flow.max_flows,
+            cfg.flow.timeouts,
+            cfg.stream.midstream,
+            &ss,
+        );
+        // a raw inspection sees at most a stream's depth (unlimited depth: 16 MiB at a time)
+        let scratch = if ss.depth == 0 {
+            16 << 20
+        } else {
+            ss.depth as usize
+        }
+        .min(ss.reassembly_memcap as usize);
         // validated with the config; an invalid one cannot reach here
         flows.set_midstream_policy(cfg.midstream_policy().unwrap_or_default(), cfg.simulate_ips);
         Processor {
@@ -77,6 +112,8 @@ impl Processor {
             ips: cfg.simulate_ips,
             eve_alert: cfg.outputs.eve.alert,
             heartbeat: None,
+            scratch: vec![0; scratch],
+            last_ts: Timestamp::default(),
         }
     }
 
@@ -101,7 +138,13 @@ impl Processor {
             ips,
             eve_alert,
             heartbeat,
+            scratch,
+            last_ts,
         } = self;
+        if frame.ts > *last_ts {
+            *last_ts = frame.ts;
+        }
+        let pseudo_ts = *last_ts;
         let out = Out {
             ips: *ips,
             eve_alert: *eve_alert,
@@ -112,13 +155,42 @@ impl Processor {
             let mut n = 0;
             let mut one = |p: &Packet<'_>| {
                 let fref = flows.update(p);
-                let fctx = fref.map(|r| FlowCtx {
-                    dir: r.dir,
-                    established: r.established,
-                    no_inspect: r.no_inspect,
-                    flow: flows.get_mut(r),
+                if let Some((f, se)) = flows.retired() {
+                    // a flow that timed out or was evicted: its end-of-flow inspection
+                    n += flush_flow(engine, f, se, scratch, alerts, &out, pseudo_ts, &mut emit);
+                    flows.drop_retired();
+                }
+                let mut chunks = RawChunks::default();
+                let mut has_stream = false;
+                let mut inspected = false;
+                let fctx = fref.map(|r| {
+                    let (f, se) = flows.parts(r);
+                    inspected = !(f.pass || r.no_inspect);
+                    if r.stream && inspected && se.raw_ready(&f.ssn, r.dir, false) {
+                        chunks = se.raw_chunks(&f.ssn, r.dir, false, scratch);
+                        has_stream = true;
+                    }
+                    FlowCtx {
+                        dir: r.dir,
+                        established: r.established,
+                        no_inspect: r.no_inspect,
+                        flow: f,
+                        stream: StreamView {
+                            data: has_stream.then_some(StreamData {
+                                buf: scratch,
+                                chunks: &chunks,
+                            }),
+                            added: r.stream_add,
+                            pseudo: false,
+                        },
+                    }
                 });
                 engine.inspect(p, fctx, alerts);
+                if let (Some(r), true) = (fref, has_stream) {
+                    // Suricata's StreamReassembleRawUpdateProgress after detection
+                    let (f, se) = flows.parts(r);
+                    se.commit(&mut f.ssn, r.dir, &chunks);
+                }
                 if alerts.is_empty() && !alerts.tagged {
                     return;
                 }
@@ -158,6 +230,35 @@ impl Processor {
         })
     }
 
+    /// The end of the capture: every TCP flow's streams get their last inspection, as
+    /// Suricata's pseudo packets at shutdown (FlowForceReassembly): per flow, a to-server
+    /// then a to-client packet where `StreamEngine::needs_flush` says so, inspected with
+    /// all the data not inspected yet. Their alerts have no `pcap_cnt`. Returns the number
+    /// of alerts.
+    pub fn finish(&mut self, engine: &mut Engine, mut emit: impl FnMut(Emit<'_, '_>)) -> usize {
+        let out = Out {
+            ips: self.ips,
+            eve_alert: self.eve_alert,
+            frame_link: crate::capture::LinkType::Raw,
+        };
+        let mut n = 0;
+        for slot in 0..self.flows.capacity() {
+            if let Some((f, se)) = self.flows.slot_parts(slot) {
+                n += flush_flow(
+                    engine,
+                    f,
+                    se,
+                    &mut self.scratch,
+                    &mut self.alerts,
+                    &out,
+                    self.last_ts,
+                    &mut emit,
+                );
+            }
+        }
+        n
+    }
+
     /// The counters now (decoder, flows) with `engine`'s.
     pub fn stats(&self, engine: &Engine) -> ProcessorStats {
         ProcessorStats {
@@ -166,8 +267,126 @@ impl Processor {
             flow_active: self.flows.active() as u64,
             detect: engine.stats,
             suppressed: engine.suppressed(),
+            stream: self.flows.stream.stats,
+            reassembly_memuse: self.flows.stream.memuse(),
         }
     }
+}
+
+/// A flow's end-of-flow inspection (Suricata's FlowFinish): a pseudo packet per direction
+/// that needs one (to server first), each inspecting that direction's remaining stream
+/// data. Returns the number of alerts.
+#[allow(clippy::too_many_arguments)]
+fn flush_flow(
+    engine: &mut Engine,
+    f: &mut Flow,
+    se: &mut StreamEngine,
+    scratch: &mut [u8],
+    alerts: &mut PacketAlerts,
+    out: &Out,
+    ts: Timestamp,
+    emit: &mut impl FnMut(Emit<'_, '_>),
+) -> usize {
+    if f.proto != 6 || f.pass {
+        return 0;
+    }
+    let need = se.needs_flush(&f.ssn);
+    let mut n = 0;
+    for (i, dir) in [Direction::ToServer, Direction::ToClient]
+        .into_iter()
+        .enumerate()
+    {
+        if !need[i] {
+            continue;
+        }
+        let p = pseudo_packet(f, dir, ts);
+        let ready = se.raw_ready(&f.ssn, dir, true);
+        let chunks = if ready {
+            se.raw_chunks(&f.ssn, dir, true, scratch)
+        } else {
+            RawChunks::default()
+        };
+        let fctx = FlowCtx {
+            dir,
+            established: true,
+            no_inspect: false,
+            flow: &mut *f,
+            stream: StreamView {
+                data: ready.then_some(StreamData {
+                    buf: scratch,
+                    chunks: &chunks,
+                }),
+                added: false,
+                pseudo: true,
+            },
+        };
+        engine.inspect(&p, Some(fctx), alerts);
+        if ready {
+            se.commit(&mut f.ssn, dir, &chunks);
+        }
+        if alerts.is_empty() && !alerts.tagged {
+            continue;
+        }
+        let at = Origin {
+            pcap_cnt: None,
+            pkt_src: PSEUDO_PKT_SRC,
+            tunnel: None,
+        };
+        n += out.emit(engine, &p, Some((&*f, dir)), alerts, &at, emit);
+    }
+    n
+}
+
+/// Suricata's end-of-flow pseudo packet (FlowForceReassemblyPseudoPacketSetup): the flow's
+/// addresses and ports in direction `dir`, a bare TCP ACK (window 10) whose sequence and
+/// acknowledgement numbers continue the session, no payload, TTL 64.
+fn pseudo_packet(f: &Flow, dir: Direction, ts: Timestamp) -> Packet<'static> {
+    let (src, dst) = match dir {
+        Direction::ToServer => (f.client, f.server),
+        Direction::ToClient => (f.server, f.client),
+    };
+    let (own, other) = match dir {
+        Direction::ToServer => (&f.ssn.client, &f.ssn.server),
+        Direction::ToClient => (&f.ssn.server, &f.ssn.client),
+    };
+    let v6 = src.0.is_ipv6();
+    let hdr_len: u16 = if v6 { 40 } else { 20 };
+    let mut p = Packet::new(ts, &[]);
+    p.len = u32::from(hdr_len) + 20;
+    let vlan = f.key.vlan();
+    p.vlan = [vlan[0], vlan[1], 0];
+    p.vlan_count = vlan.iter().take_while(|&&v| v != 0).count() as u8;
+    p.ip = Some(IpHdr {
+        version: if v6 { 6 } else { 4 },
+        src: src.0,
+        dst: dst.0,
+        proto: 6,
+        ttl: 64,
+        tos: 0,
+        id: 0,
+        frag_flags: 0,
+        frag_offset: 0,
+        ipopts: 0,
+        hdr_len,
+        total_len: u32::from(hdr_len) + 20,
+    });
+    p.l4 = L4::Tcp(TcpHdr {
+        src_port: src.1,
+        dst_port: dst.1,
+        seq: own.next_seq,
+        ack: other.last_ack,
+        flags: crate::decode::packet::tcpflag::ACK,
+        window: 10,
+        hdr_len: 20,
+        mss: None,
+        wscale: None,
+        sack_permitted: false,
+        tfo: false,
+        timestamp: None,
+    });
+    p.depth = f.key.depth();
+    p.wants_flow = true;
+    p
 }
 
 /// What `Processor::process` needs to turn a packet's alerts into records.

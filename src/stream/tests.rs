@@ -1,0 +1,306 @@
+use super::*;
+use crate::decode::TcpHdr;
+use crate::flow::Direction::{ToClient, ToServer};
+
+fn engine(memcap: u64, depth: u32) -> StreamEngine {
+    StreamEngine::new(&StreamSettings {
+        reassembly_memcap: memcap,
+        depth,
+        toserver_chunk_size: 10,
+        toclient_chunk_size: 10,
+    })
+}
+
+fn hdr(seq: u32, ack: u32, flags: u8) -> TcpHdr {
+    TcpHdr {
+        src_port: 1,
+        dst_port: 2,
+        seq,
+        ack,
+        flags,
+        window: 1000,
+        hdr_len: 20,
+        mss: None,
+        wscale: None,
+        sack_permitted: false,
+        tfo: false,
+        timestamp: None,
+    }
+}
+
+use crate::decode::packet::tcpflag::{ACK, FIN, RST, SYN};
+
+/// A session after the handshake: client ISN 99 (data from 100), server ISN 999.
+fn established(e: &mut StreamEngine) -> TcpSession {
+    let mut s = TcpSession::default();
+    assert!(!s.packet(e, ToServer, &hdr(99, 0, SYN), b"", false));
+    s.packet(e, ToClient, &hdr(999, 100, SYN | ACK), b"", false);
+    s.packet(e, ToServer, &hdr(100, 1000, ACK), b"", false);
+    assert_eq!(s.state, SsnState::Established);
+    s
+}
+
+/// Everything raw inspection would see now, concatenated (`eof`: end of flow).
+fn raw(e: &StreamEngine, s: &TcpSession, dir: crate::flow::Direction, eof: bool) -> Vec<u8> {
+    let mut scratch = vec![0u8; 1 << 16];
+    let c = e.raw_chunks(s, dir, eof, &mut scratch);
+    let mut v = Vec::new();
+    for &(a, b) in &c.pieces[..c.n as usize] {
+        v.extend_from_slice(&scratch[a as usize..b as usize]);
+    }
+    v
+}
+
+fn ack_client(e: &mut StreamEngine, s: &mut TcpSession, ack: u32) {
+    s.packet(e, ToClient, &hdr(1000, ack, ACK), b"", false);
+}
+
+#[test]
+fn in_order_data_is_ready_once_acked_past_the_chunk_size() {
+    let mut e = engine(1 << 20, 0);
+    let mut s = established(&mut e);
+    assert!(s.packet(&mut e, ToServer, &hdr(100, 1000, ACK), b"hello ", false));
+    assert!(s.packet(&mut e, ToServer, &hdr(106, 1000, ACK), b"world!", false));
+    // not acknowledged: nothing to inspect yet
+    assert!(!e.raw_ready(&s, ToServer, false));
+    ack_client(&mut e, &mut s, 106);
+    // 6 bytes acked < chunk size 10
+    assert!(!e.raw_ready(&s, ToServer, false));
+    ack_client(&mut e, &mut s, 112);
+    assert!(e.raw_ready(&s, ToServer, false));
+    assert_eq!(raw(&e, &s, ToServer, false), b"hello world!");
+    let mut scratch = [0u8; 64];
+    let c = e.raw_chunks(&s, ToServer, false, &mut scratch);
+    e.commit(&mut s, ToServer, &c);
+    assert!(!e.raw_ready(&s, ToServer, false));
+    assert_eq!(s.client.raw_progress, 12);
+    // the block still holds bytes after the progress; whole blocks behind it are released
+    assert_eq!(e.memuse(), pool::BLOCK as u64);
+    let big = vec![b'z'; 2 * pool::BLOCK];
+    assert!(s.packet(&mut e, ToServer, &hdr(112, 1000, ACK), &big, false));
+    assert_eq!(e.memuse(), 3 * pool::BLOCK as u64);
+    ack_client(&mut e, &mut s, 112 + 2 * pool::BLOCK as u32);
+    let mut scratch = vec![0u8; 3 * pool::BLOCK];
+    let c = e.raw_chunks(&s, ToServer, false, &mut scratch);
+    e.commit(&mut s, ToServer, &c);
+    assert_eq!(s.client.raw_progress, 12 + 2 * pool::BLOCK as u64);
+    assert_eq!(e.memuse(), pool::BLOCK as u64);
+}
+
+#[test]
+fn out_of_order_segments_are_put_in_place() {
+    let mut e = engine(1 << 20, 0);
+    let mut s = established(&mut e);
+    s.packet(&mut e, ToServer, &hdr(106, 1000, ACK), b"world!", false);
+    s.packet(&mut e, ToServer, &hdr(100, 1000, ACK), b"hello ", false);
+    ack_client(&mut e, &mut s, 112);
+    assert_eq!(raw(&e, &s, ToServer, false), b"hello world!");
+}
+
+#[test]
+fn overlap_keeps_the_first_data() {
+    let mut e = engine(1 << 20, 0);
+    let mut s = established(&mut e);
+    s.packet(&mut e, ToServer, &hdr(100, 1000, ACK), b"AAAA", false);
+    s.packet(&mut e, ToServer, &hdr(108, 1000, ACK), b"CCCC", false);
+    // covers the hole and both neighbours with different bytes
+    assert!(s.packet(&mut e, ToServer, &hdr(102, 1000, ACK), b"xxBBBBxx", false));
+    ack_client(&mut e, &mut s, 112);
+    assert_eq!(raw(&e, &s, ToServer, false), b"AAAABBBBCCCC");
+    assert_eq!(e.stats.overlap, 1);
+}
+
+#[test]
+fn retransmission_of_inspected_or_acked_data_changes_nothing() {
+    let mut e = engine(1 << 20, 0);
+    let mut s = established(&mut e);
+    s.packet(
+        &mut e,
+        ToServer,
+        &hdr(100, 1000, ACK),
+        b"0123456789ab",
+        false,
+    );
+    ack_client(&mut e, &mut s, 112);
+    let mut scratch = [0u8; 64];
+    let c = e.raw_chunks(&s, ToServer, false, &mut scratch);
+    e.commit(&mut s, ToServer, &c);
+    // wholly before what the server acknowledged: refused (not added to the stream)
+    assert!(!s.packet(&mut e, ToServer, &hdr(100, 1000, ACK), b"0123456789", false));
+    // straddling: only the new part is kept
+    assert!(s.packet(&mut e, ToServer, &hdr(110, 1000, ACK), b"abcd", false));
+    ack_client(&mut e, &mut s, 114);
+    assert_eq!(raw(&e, &s, ToServer, true), b"cd");
+}
+
+#[test]
+fn acknowledged_gap_is_skipped() {
+    let mut e = engine(1 << 20, 0);
+    let mut s = established(&mut e);
+    s.packet(&mut e, ToServer, &hdr(100, 1000, ACK), b"aaaa", false);
+    // 104..110 lost
+    s.packet(&mut e, ToServer, &hdr(110, 1000, ACK), b"bbbbbb", false);
+    ack_client(&mut e, &mut s, 116);
+    assert!(e.raw_ready(&s, ToServer, false));
+    let mut scratch = [0u8; 64];
+    let c = e.raw_chunks(&s, ToServer, false, &mut scratch);
+    assert_eq!(c.n, 2);
+    // as Suricata: the progress stops where the data resumes after the gap, so the next
+    // inspection sees that data again
+    assert_eq!(c.progress, 10);
+    e.commit(&mut s, ToServer, &c);
+    assert_eq!(e.stats.gap, 1);
+    assert_eq!(raw(&e, &s, ToServer, false), b"bbbbbb");
+    let c = e.raw_chunks(&s, ToServer, false, &mut scratch);
+    e.commit(&mut s, ToServer, &c);
+    assert!(!s.client.has_uninspected());
+}
+
+#[test]
+fn depth_truncates_and_flushes() {
+    let mut e = engine(1 << 20, 8);
+    let mut s = established(&mut e);
+    assert!(s.packet(&mut e, ToServer, &hdr(100, 1000, ACK), b"0123456789", false));
+    assert!(s.client.depth_reached);
+    ack_client(&mut e, &mut s, 104);
+    // depth reached: ready without the chunk size, up to what was acknowledged
+    assert!(e.raw_ready(&s, ToServer, false));
+    assert_eq!(raw(&e, &s, ToServer, false), b"0123");
+    assert_eq!(raw(&e, &s, ToServer, true), b"01234567");
+    // the next packet counts as added once, then the stream takes nothing more
+    assert!(s.packet(&mut e, ToServer, &hdr(110, 1000, ACK), b"zz", false));
+    assert!(!s.packet(&mut e, ToServer, &hdr(112, 1000, ACK), b"zz", false));
+}
+
+#[test]
+fn memcap_refuses_segments_and_counts() {
+    // two blocks in the pool
+    let mut e = engine(2 * pool::BLOCK as u64, 0);
+    let mut a = established(&mut e);
+    let mut b = established(&mut e);
+    let big = vec![b'x'; pool::BLOCK + 10];
+    assert!(a.packet(&mut e, ToServer, &hdr(100, 1000, ACK), &big, false));
+    assert_eq!(e.pool.available(), 0);
+    assert!(!b.packet(&mut e, ToServer, &hdr(100, 1000, ACK), b"y", false));
+    assert_eq!(e.stats.memcap_drop, 1);
+    e.release(&mut a);
+    assert_eq!(e.pool.available(), 2);
+    assert!(b.packet(&mut e, ToServer, &hdr(100, 1000, ACK), b"y", false));
+}
+
+#[test]
+fn closing_states_flush_and_end_of_flow_takes_everything() {
+    let mut e = engine(1 << 20, 0);
+    let mut s = established(&mut e);
+    s.packet(&mut e, ToServer, &hdr(100, 1000, ACK), b"abc", false);
+    ack_client(&mut e, &mut s, 103);
+    assert!(!e.raw_ready(&s, ToServer, false));
+    // the client closes: CLOSE_WAIT is past TIME_WAIT, so no chunk size any more
+    s.packet(&mut e, ToServer, &hdr(103, 1000, ACK | FIN), b"", false);
+    assert_eq!(s.state, SsnState::CloseWait);
+    assert!(e.raw_ready(&s, ToServer, false));
+    assert_eq!(e.needs_flush(&s), [true, true]);
+    // server data never acknowledged is seen only at the end of the flow
+    s.packet(&mut e, ToClient, &hdr(1000, 104, ACK), b"reply", false);
+    assert_eq!(raw(&e, &s, ToClient, false), b"");
+    assert_eq!(raw(&e, &s, ToClient, true), b"reply");
+    s.packet(&mut e, ToServer, &hdr(104, 1000, RST), b"", false);
+    assert_eq!(s.state, SsnState::Closed);
+    assert_eq!(e.needs_flush(&s), [true, true]);
+}
+
+#[test]
+fn too_many_holes_drop_the_segment() {
+    let mut e = engine(1 << 20, 0);
+    let mut s = established(&mut e);
+    for i in 0..buffer::MAX_RANGES as u32 {
+        assert!(s.packet(&mut e, ToServer, &hdr(100 + i * 10, 1000, ACK), b"x", false));
+    }
+    assert!(!s.packet(&mut e, ToServer, &hdr(500, 1000, ACK), b"x", false));
+    assert_eq!(e.stats.ranges_drop, 1);
+    // filling a hole still works
+    assert!(s.packet(&mut e, ToServer, &hdr(101, 1000, ACK), b"123456789", false));
+}
+
+/// Random segments, ACKs, FINs and RSTs in both directions over a small pool: nothing
+/// panics, the pool never hands out more than it has, raw chunks stay within the scratch
+/// buffer, and releasing every session returns every block.
+#[test]
+fn random_traffic_keeps_the_invariants() {
+    let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut e = engine(16 * pool::BLOCK as u64, 3000);
+    let mut sessions: Vec<TcpSession> = (0..4).map(|_| TcpSession::default()).collect();
+    let payload = vec![b'p'; 3000];
+    let mut scratch = vec![0u8; 4096];
+    for _ in 0..20_000 {
+        let r = next();
+        let s = &mut sessions[(r % 4) as usize];
+        let dir = if r & 4 != 0 { ToServer } else { ToClient };
+        let flags = [SYN, SYN | ACK, ACK, ACK, ACK, ACK | FIN, RST, ACK][(r >> 3) as usize % 8];
+        let seq = 100u32
+            .wrapping_add((r >> 8) as u32 % 8000)
+            .wrapping_sub(500);
+        let ack = 1000u32
+            .wrapping_add((r >> 24) as u32 % 8000)
+            .wrapping_sub(500);
+        let len = (r >> 40) as usize % payload.len();
+        s.packet(
+            &mut e,
+            dir,
+            &hdr(seq, ack, flags),
+            &payload[..len],
+            r & 1 != 0,
+        );
+        assert!(e.memuse() <= (e.pool.capacity() * pool::BLOCK) as u64);
+        for d in [ToServer, ToClient] {
+            let pseudo = r & 2 != 0;
+            if e.raw_ready(s, d, pseudo) {
+                let c = e.raw_chunks(s, d, pseudo, &mut scratch);
+                for &(a, b) in &c.pieces[..c.n as usize] {
+                    assert!(a <= b && b as usize <= scratch.len());
+                }
+                e.commit(s, d, &c);
+            }
+        }
+        if r % 97 == 0 {
+            e.release(s);
+            *s = TcpSession::default();
+        }
+    }
+    for s in &mut sessions {
+        e.release(s);
+    }
+    assert_eq!(e.pool.available(), e.pool.capacity());
+}
+
+#[test]
+fn a_session_is_small_enough_to_live_in_every_flow_slot() {
+    // 65,536 flow slots by default: each byte here is 64 KiB of resident memory
+    assert!(
+        std::mem::size_of::<TcpSession>() <= 640,
+        "{}",
+        std::mem::size_of::<TcpSession>()
+    );
+}
+
+#[test]
+fn fast_open_data_is_in_the_stream_and_flushed_at_the_end() {
+    let mut e = engine(1 << 20, 0);
+    let mut s = TcpSession::default();
+    let mut syn = hdr(99, 0, SYN);
+    // without the option the SYN's data stays out of the stream
+    assert!(!s.packet(&mut e, ToServer, &syn, b"GET /", false));
+    let mut s = TcpSession::default();
+    syn.tfo = true;
+    assert!(s.packet(&mut e, ToServer, &syn, b"GET /", false));
+    assert!(!e.raw_ready(&s, ToServer, false));
+    assert_eq!(e.needs_flush(&s), [true, false]);
+    assert!(e.raw_ready(&s, ToServer, true));
+    assert_eq!(raw(&e, &s, ToServer, true), b"GET /");
+}

@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""TCP sessions that exercise raw stream reassembly and stream inspection, for the
+differential test (tests/data/stream.rules holds the rules): content split across
+segments, a stream past the chunk size with ACKs in steps, out-of-order and overlapping
+segments with different data, data never acknowledged (seen at the end of the flow), an
+acknowledged gap, HTTP requests and responses (Content-Length, chunked) whose completion
+triggers raw inspection, an IPv6 session, and packets without a handshake (no stream).
+
+Usage: gen_stream_pcap.py OUT.pcap   (needs scapy)"""
+import sys
+from scapy.all import IP, IPv6, TCP, Ether, Raw, wrpcap
+
+pkts = []
+clock = [1700000000.0]
+
+
+def add(p):
+    p = Ether(src="00:00:00:00:00:01", dst="00:00:00:00:00:02") / p
+    clock[0] += 0.01
+    p.time = clock[0]
+    pkts.append(p)
+
+
+class Session:
+    def __init__(self, cport, sport=9999, v6=False, handshake=True):
+        self.cport, self.sport = cport, sport
+        self.c, self.s = ("2001:db8::1", "2001:db8::2") if v6 else ("10.0.0.1", "10.0.0.2")
+        self.ip = IPv6 if v6 else IP
+        self.cseq, self.sseq = 1001, 5001
+        if handshake:
+            add(self.ip(src=self.c, dst=self.s) / TCP(sport=cport, dport=sport, flags="S", seq=1000))
+            add(self.ip(src=self.s, dst=self.c) / TCP(sport=sport, dport=cport, flags="SA", seq=5000, ack=1001))
+            self.c2s(b"", "A")
+
+    def c2s(self, data=b"", flags="PA", seq=None, ack=None):
+        seq = self.cseq if seq is None else seq
+        p = self.ip(src=self.c, dst=self.s) / TCP(sport=self.cport, dport=self.sport, flags=flags,
+                                                  seq=seq, ack=self.sseq if ack is None else ack)
+        add(p / Raw(data) if data else p)
+        self.cseq = max(self.cseq, seq + len(data) + ("F" in flags))
+
+    def s2c(self, data=b"", flags="PA", seq=None, ack=None):
+        seq = self.sseq if seq is None else seq
+        p = self.ip(src=self.s, dst=self.c) / TCP(sport=self.sport, dport=self.cport, flags=flags,
+                                                  seq=seq, ack=self.cseq if ack is None else ack)
+        add(p / Raw(data) if data else p)
+        self.sseq = max(self.sseq, seq + len(data) + ("F" in flags))
+
+    def close(self):
+        self.c2s(flags="FA")
+        self.s2c(flags="FA")
+        self.c2s(flags="A")
+
+
+# content split across segments; the client closes
+s = Session(40001)
+s.c2s(b"AAAA EVIL")
+s.c2s(b"PATTERN BBB")
+s.s2c(flags="A")
+s.s2c(b"SERVERDATA hello")
+s.c2s(flags="A")
+s.close()
+
+# past the chunk size, acknowledged 1000 bytes at a time; left open at the end
+s = Session(40002)
+data = bytearray(b"x" * 6000)
+data[3000:3006] = b"MARKER"
+data[5990:5996] = b"MARKER"
+for off in range(0, len(data), 1000):
+    s.c2s(bytes(data[off:off + 1000]))
+    s.s2c(flags="A")
+s.c2s(flags="A")
+
+# out of order, then a retransmission with other bytes; server data never acknowledged
+s = Session(40003)
+s.c2s(b"XXmiddle", seq=1009)
+s.c2s(b"XXORIGXX", seq=1001)
+s.c2s(b"XXNEWWXX", seq=1001)
+s.c2s(b"tail", seq=1017)
+s.s2c(flags="A")
+s.c2s(flags="A")
+s.s2c(b"SERVERDATA never acked")
+
+# a gap the server acknowledges
+s = Session(40004)
+s.c2s(b"before gap ")
+s.c2s(b"AFTERGAP data", seq=1101)
+s.s2c(flags="A", ack=1114)
+s.cseq = 1114
+s.close()
+
+# HTTP: a request with a body in two segments, a Content-Length response, a chunked one
+s = Session(40005, sport=80)
+s.c2s(b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 20\r\n\r\n")
+s.s2c(flags="A")
+s.c2s(b"BODYSECRET0123456789")
+s.s2c(flags="A")
+s.c2s(flags="A")
+s.s2c(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nSERVERDATA")
+s.c2s(flags="A")
+s.c2s(b"GET /2 HTTP/1.1\r\nX: EVILPATTERN\r\n\r\n")
+s.s2c(flags="A")
+s.s2c(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nSERVE\r\n5\r\nRDATA\r\n0\r\n\r\n")
+s.c2s(flags="A")
+s.c2s(flags="A")
+s.s2c(flags="A")
+
+# IPv6, split content, the server closes first
+s = Session(40007, v6=True)
+s.c2s(b"EVILPAT")
+s.c2s(b"TERN")
+s.s2c(flags="A")
+s.s2c(flags="FA")
+s.c2s(flags="FA")
+s.s2c(flags="A")
+
+# no handshake (midstream pickup is off): packets only
+s = Session(40006, handshake=False)
+s.c2s(b"EVIL")
+s.c2s(b"PATTERN")
+
+wrpcap(sys.argv[1], pkts)
