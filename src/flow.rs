@@ -78,12 +78,33 @@ impl FlowKey {
             L4::Udp(u) => (u.src_port, u.dst_port),
             _ => (0, 0),
         };
+        Some(Self::from_tuple(p, (ip.src, sp), (ip.dst, dp), ip.proto))
+    }
+
+    /// The key of the flow a destination unreachable belongs to: that of the TCP/UDP
+    /// packet it quotes (Suricata's FlowGetHash for ICMPV4_DEST_UNREACH_IS_VALID).
+    pub fn of_icmp_error(p: &Packet<'_>) -> Option<FlowKey> {
+        let L4::Icmp(i) = p.l4 else { return None };
+        let e = i.unreach?;
+        if !p.wants_flow || p.ip.map(|ip| ip.proto) != Some(1) {
+            return None;
+        }
+        Some(Self::from_tuple(
+            p,
+            (IpAddr::V4(e.src), e.sport),
+            (IpAddr::V4(e.dst), e.dport),
+            e.proto,
+        ))
+    }
+
+    fn from_tuple(p: &Packet<'_>, a: (IpAddr, u16), b: (IpAddr, u16), proto: u8) -> FlowKey {
         let word = |a: IpAddr| match a {
             IpAddr::V4(a) => u128::from(u32::from(a)),
             IpAddr::V6(a) => u128::from(a),
         };
-        let a = (word(ip.src), sp);
-        let b = (word(ip.dst), dp);
+        let a6 = a.0.is_ipv6();
+        let a = (word(a.0), a.1);
+        let b = (word(b.0), b.1);
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
         let vlan = |i: usize| {
             if (p.vlan_count as usize) > i {
@@ -92,13 +113,11 @@ impl FlowKey {
                 0
             }
         };
-        Some(FlowKey {
+        FlowKey {
             addrs: [lo.0, hi.0],
             ports_vlans: u64::from(lo.1) | u64::from(hi.1) << 16 | vlan(0) << 32 | vlan(1) << 48,
-            proto_depth_family: u64::from(ip.proto)
-                | u64::from(p.depth) << 8
-                | u64::from(ip.src.is_ipv6()) << 16,
-        })
+            proto_depth_family: u64::from(proto) | u64::from(p.depth) << 8 | u64::from(a6) << 16,
+        }
     }
 
     pub fn proto(&self) -> u8 {
@@ -112,7 +131,10 @@ impl FlowKey {
 
     /// The VLAN ids (0 where absent), outermost first.
     pub fn vlan(&self) -> [u16; 2] {
-        [(self.ports_vlans >> 32) as u16, (self.ports_vlans >> 48) as u16]
+        [
+            (self.ports_vlans >> 32) as u16,
+            (self.ports_vlans >> 48) as u16,
+        ]
     }
 }
 
@@ -439,6 +461,9 @@ impl FlowTable {
     /// Find or create the packet's flow and account the packet to it. None for a packet
     /// without a flow (see `Packet::wants_flow`).
     pub fn update(&mut self, p: &Packet<'_>) -> Option<FlowRef> {
+        if let Some(s) = FlowKey::of_icmp_error(p).and_then(|k| self.find(&k)) {
+            return self.icmp_error(s, p);
+        }
         let key = FlowKey::of(p)?;
         let ip = p.ip?;
         let src = (ip.src, p.src_port().unwrap_or(0));
@@ -529,6 +554,35 @@ impl FlowTable {
             stream,
             no_inspect,
             stream_add,
+        })
+    }
+
+    /// A destination unreachable quoting a packet of the live flow in `slot` is a packet of
+    /// that flow (Suricata's FlowCompareICMPv4): its direction by address, counted, not
+    /// making its direction "seen", no TCP tracking.
+    fn icmp_error(&mut self, slot: u32, p: &Packet<'_>) -> Option<FlowRef> {
+        let ip = p.ip?;
+        self.tick = self.tick.wrapping_add(1);
+        let tick = self.tick;
+        let f = self.slots[slot as usize].as_mut()?;
+        f.lru = tick;
+        f.last = p.ts;
+        let dir = if ip.src == f.client.0 {
+            f.pkts_toserver += 1;
+            f.bytes_toserver += p.len as u64;
+            Direction::ToServer
+        } else {
+            f.pkts_toclient += 1;
+            f.bytes_toclient += p.len as u64;
+            Direction::ToClient
+        };
+        Some(FlowRef {
+            slot,
+            dir,
+            established: f.state == FlowState::Established,
+            stream: false,
+            no_inspect: false,
+            stream_add: false,
         })
     }
 
@@ -950,5 +1004,55 @@ mod tests {
         // the one long-lived flow was never evicted: its packets count on one flow
         let r = t.update(udp(&mut dec, true, 7, 9, b"y").root()).unwrap();
         assert_eq!(t.get(r).pkts_toserver, 10_001);
+    }
+
+    /// An ICMP port unreachable from 10.0.0.`from` quoting a UDP packet `qs`:`qsp` -> `qd`:`qdp`.
+    fn unreach(dec: &mut Decoder, from: u8, q: ([u8; 4], u16, [u8; 4], u16)) -> Decoded<'static> {
+        let to = if from == 1 { 2 } else { 1 };
+        let mut v = vec![
+            0x45, 0, 0, 56, 0, 2, 0, 0, 64, 1, 0, 0, 10, 0, 0, from, 10, 0, 0,
+            to, // IPv4, ICMP
+            3, 3, 0, 0, 0, 0, 0, 0, // destination unreachable, port unreachable
+            0x45, 0, 0, 33, 0, 1, 0, 0, 64, 17, 0, 0, // the quoted IPv4 header
+        ];
+        v.extend_from_slice(&q.0);
+        v.extend_from_slice(&q.2);
+        v.extend_from_slice(&q.1.to_be_bytes());
+        v.extend_from_slice(&q.3.to_be_bytes());
+        v.extend_from_slice(&[0, 13, 0, 0]);
+        let data: &'static [u8] = Box::leak(v.into_boxed_slice());
+        dec.decode(&Frame {
+            ts: Timestamp { secs: 2, nanos: 0 },
+            link: LinkType::Raw,
+            data,
+            orig_len: data.len() as u32,
+        })
+    }
+
+    #[test]
+    fn a_port_unreachable_belongs_to_the_flow_it_quotes() {
+        let mut dec = Decoder::new();
+        let mut t = FlowTable::new(16, Timeouts::default());
+        // 10.0.0.1:40000 -> 10.0.0.2:53, and the reply 10.0.0.2:53 -> 10.0.0.1:40000
+        let udp_flow = t
+            .update(udp(&mut dec, true, 40000, 53, b"q").root())
+            .unwrap();
+        t.update(udp(&mut dec, false, 53, 40000, b"r").root())
+            .unwrap();
+        // 10.0.0.1 says the reply's port is unreachable: the UDP flow's packet, to_server
+        let r = t
+            .update(unreach(&mut dec, 1, ([10, 0, 0, 2], 53, [10, 0, 0, 1], 40000)).root())
+            .unwrap();
+        assert_eq!(r.slot, udp_flow.slot);
+        assert_eq!(r.dir, Direction::ToServer);
+        assert_eq!(t.get(r).pkts_toserver, 2);
+        assert_eq!(t.stats.total, 1);
+        // quoting a packet of no flow: an ICMP flow of its own
+        let other = t
+            .update(unreach(&mut dec, 2, ([10, 0, 0, 1], 1, [10, 0, 0, 2], 2)).root())
+            .unwrap();
+        assert_ne!(other.slot, udp_flow.slot);
+        assert_eq!(t.get(other).proto, 1);
+        assert_eq!(t.stats.total, 2);
     }
 }

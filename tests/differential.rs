@@ -501,11 +501,12 @@ fn report(outcomes: &[Outcome], setup: &str) -> (String, String) {
     (sum, full)
 }
 
-// Issue 3's acceptance gate. It fails today on known gaps (defragmentation, flow-level drop;
-// see target/differential-report.txt), so it is not part of the default run:
+// Issue 3's acceptance gate. It fails today on one known gap (IP defragmentation:
+// exception-policy-defrag-01; see target/differential-report.txt), so it is not part of
+// the default run:
 // `cargo test --profile ci --test differential -- --ignored`.
 #[test]
-#[ignore = "issue 3 gate: known differences remain (defrag, flow drop)"]
+#[ignore = "issue 3 gate: one known difference remains (IP defragmentation)"]
 fn ravn_raises_the_alerts_suricata_raises() {
     let Some(shared) = shared_or_skip() else {
         return;

@@ -37,8 +37,36 @@ impl<'a> IcmpMessage<'a> {
             code: self.code(),
             id: self.id(),
             seq: self.seq(),
+            unreach: None,
         }
     }
+}
+
+/// The TCP/UDP tuple of the IPv4 packet a destination unreachable quotes, read as
+/// Suricata's DecodePartialIPV4 reads it: the ports right after a 20-byte header, only
+/// when the quote holds a whole TCP (20) or UDP (8) header.
+fn embedded_tuple(inner: &[u8]) -> Option<super::packet::EmbeddedTuple> {
+    if inner.len() < 20 || inner[0] >> 4 != 4 {
+        return None;
+    }
+    let proto = inner[9];
+    let need = match proto {
+        6 => 40,
+        17 => 28,
+        _ => return None,
+    };
+    if inner.len() < need {
+        return None;
+    }
+    let addr =
+        |i: usize| std::net::Ipv4Addr::new(inner[i], inner[i + 1], inner[i + 2], inner[i + 3]);
+    Some(super::packet::EmbeddedTuple {
+        src: addr(12),
+        dst: addr(16),
+        proto,
+        sport: be16(inner, 20),
+        dport: be16(inner, 22),
+    })
 }
 
 pub(crate) fn decode_v4<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) {
@@ -74,7 +102,11 @@ pub(crate) fn decode_v4<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) {
             }
         }
     }
-    cx.pkt.l4 = L4::Icmp(m.header());
+    let mut h = m.header();
+    if m.msg_type() == 3 && max_code.is_some_and(|max| m.code() <= max) {
+        h.unreach = embedded_tuple(m.payload());
+    }
+    cx.pkt.l4 = L4::Icmp(h);
     cx.pkt.payload = m.payload();
     cx.pkt.wants_flow = true;
 }

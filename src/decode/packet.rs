@@ -101,6 +101,19 @@ pub struct IcmpHdr {
     /// Bytes 4..8 of the header as id and sequence; meaningful for echo-like types only.
     pub id: u16,
     pub seq: u16,
+    /// A destination unreachable's embedded IPv4 TCP/UDP tuple (Suricata's
+    /// ICMPV4_DEST_UNREACH_IS_VALID): the flow of that packet owns this one.
+    pub unreach: Option<EmbeddedTuple>,
+}
+
+/// The addresses, protocol and ports of the packet an ICMP error quotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbeddedTuple {
+    pub src: std::net::Ipv4Addr,
+    pub dst: std::net::Ipv4Addr,
+    pub proto: u8,
+    pub sport: u16,
+    pub dport: u16,
 }
 
 /// Where a packet came from (Suricata's `pkt_src`): the capture, or a tunnel decoder that

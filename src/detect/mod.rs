@@ -1359,6 +1359,7 @@ mod tests {
             code: 0,
             id: 1,
             seq: 1,
+            unreach: None,
         });
         p.payload = payload;
         p.len = 42 + payload.len() as u32;
