@@ -350,6 +350,8 @@ pub struct FlowTable {
     tick: u32,
     /// TCP reassembly: the block pool and settings.
     pub stream: StreamEngine,
+    /// Whether TCP payloads go into the stream (off when no loaded signature reads it).
+    pub stream_enabled: bool,
     /// A flow removed (timeout, eviction) whose streams still need their end-of-flow
     /// inspection (see `retired`).
     retired: Option<Flow>,
@@ -391,6 +393,7 @@ impl FlowTable {
             hand: 0,
             tick: 0,
             stream: StreamEngine::new(stream),
+            stream_enabled: true,
             retired: None,
         }
     }
@@ -525,7 +528,9 @@ impl FlowTable {
             }
             tcp_track(f, dir, &t, p.payload.len() as u32, midstream);
             let payload = if p.carries_tunnel { &[][..] } else { p.payload };
-            stream_add = f.ssn.packet(&mut self.stream, dir, &t, payload, midstream);
+            if self.stream_enabled {
+                stream_add = f.ssn.packet(&mut self.stream, dir, &t, payload, midstream);
+            }
             // The packet completing the handshake is not yet "established", unless it
             // carries data; packets after it are.
             let est = before >= TcpState::Established

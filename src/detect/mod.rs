@@ -807,6 +807,8 @@ pub struct DetectStats {
 
 pub struct Engine {
     sigs: Vec<Signature>,
+    /// Some signature reads the TCP stream (see `uses_stream`).
+    uses_stream: bool,
     prefilter: Prefilter,
     /// IP-only signatures by the narrower of their address sides.
     iponly_by_src: AddrIndex,
@@ -974,6 +976,7 @@ impl Engine {
         let iponly_by_src = AddrIndex::build(&by_src);
         let iponly_by_dst = AddrIndex::build(&by_dst);
         Engine {
+            uses_stream: sigs.iter().any(|s| s.req_stream),
             prefilter,
             iponly_by_src,
             iponly_by_dst,
@@ -999,6 +1002,13 @@ impl Engine {
 
     pub fn is_empty(&self) -> bool {
         self.sigs.is_empty()
+    }
+
+    /// Some signature inspects the reassembled TCP stream (Suricata's
+    /// SIG_FLAG_REQUIRE_STREAM). Without one, nothing reads the stream, and the flow table
+    /// keeps no stream data: the alerts are the same, without the copying and the memory.
+    pub fn uses_stream(&self) -> bool {
+        self.uses_stream
     }
 
     pub fn sig(&self, hit: Hit) -> &Signature {

@@ -145,6 +145,7 @@ impl Processor {
             *last_ts = frame.ts;
         }
         let pseudo_ts = *last_ts;
+        flows.stream_enabled = engine.uses_stream();
         let out = Out {
             ips: *ips,
             eve_alert: *eve_alert,

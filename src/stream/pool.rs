@@ -4,7 +4,7 @@
 //! is first used), so an idle sensor does not pay for the budget in resident memory.
 
 /// Bytes per block. A stream holds its data in blocks chained by stream offset.
-pub const BLOCK: usize = 2048;
+pub const BLOCK: usize = 512;
 
 /// No block (end of a chain).
 pub const NONE: u32 = u32::MAX;
@@ -17,7 +17,12 @@ pub struct BlockPool {
     next: Vec<u32>,
     /// Handed out (a release of a free block is ignored: the free list stays exact).
     used: Vec<bool>,
+    /// Released blocks, reused first (most recently released on top: warm pages).
     free: Vec<u32>,
+    /// Blocks at and above this index were never handed out. Every vector here is
+    /// zero-allocated and written only as blocks are first used, so the pool's resident
+    /// memory follows what the streams hold, not `memcap`.
+    fresh: u32,
 }
 
 impl BlockPool {
@@ -27,9 +32,10 @@ impl BlockPool {
         BlockPool {
             data: vec![0; n * BLOCK],
             offset: vec![0; n],
-            next: vec![NONE; n],
+            next: vec![0; n],
             used: vec![false; n],
-            free: (0..n as u32).rev().collect(),
+            free: Vec::with_capacity(n),
+            fresh: 0,
         }
     }
 
@@ -38,16 +44,23 @@ impl BlockPool {
     }
 
     pub fn available(&self) -> usize {
-        self.free.len()
+        self.free.len() + (self.capacity() - self.fresh as usize)
     }
 
     /// Bytes in blocks that are in use (Suricata's `tcp.reassembly_memuse`).
     pub fn memuse(&self) -> u64 {
-        ((self.capacity() - self.free.len()) * BLOCK) as u64
+        ((self.capacity() - self.available()) * BLOCK) as u64
     }
 
     pub fn alloc(&mut self, offset: u64, next: u32) -> Option<u32> {
-        let b = self.free.pop()?;
+        let b = match self.free.pop() {
+            Some(b) => b,
+            None if (self.fresh as usize) < self.capacity() => {
+                self.fresh += 1;
+                self.fresh - 1
+            }
+            None => return None,
+        };
         self.used[b as usize] = true;
         self.offset[b as usize] = offset;
         self.next[b as usize] = next;
