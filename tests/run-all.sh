@@ -61,6 +61,7 @@ for target in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
     .ci/cross-setup "$target" cargo test --profile ci --target "$target" --lib
 done
 
+image_pid=
 # --- the SD-card image (issue 7): build it from Debian's arm64 packages and boot it under
 # QEMU virt: ravn.service active, a TZSP heartbeat alerts, first boot good and bad (about
 # 10 min). RAVN_IMAGE=0 skips it. The .deb inside is built with the ci profile (the release
@@ -75,20 +76,35 @@ if [ "${RAVN_IMAGE:-1}" != 0 ]; then
             device-tree-compiler openssh-client lintian
     fi
     command -v cargo-deb >/dev/null || cargo install -q cargo-deb
-    step "image/build (ci profile)"
-    as_root image/build --profile ci
-    step "image/boot-test --machine virt"
-    as_root image/boot-test --machine virt
+    # mostly qemu-user emulation and downloads: it runs in the background while the fuzz
+    # targets run, and its output is shown when it ends
+    mkdir -p target
+    image_log=target/image-ci.log
+    step "image/build (ci profile), then image/boot-test --machine virt, in the background ($image_log)"
+    (as_root image/build --profile ci && as_root image/boot-test --machine virt) >"$image_log" 2>&1 &
+    image_pid=$!
+    trap 'if [ -n "$image_pid" ]; then kill "$image_pid" 2>/dev/null || true; fi' EXIT
 fi
 
 # --- fuzzing, bounded (cargo-fuzz needs nightly features: RUSTC_BOOTSTRAP on stable)
 FUZZ_SECS="${RAVN_FUZZ_SECS:-60}"
 if [ "$FUZZ_SECS" -gt 0 ]; then
     command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz
-    for target in decode rule_parse; do
+    for target in decode rule_parse stream; do
         step "fuzz $target for ${FUZZ_SECS}s"
         (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- \
             -max_total_time="$FUZZ_SECS" -rss_limit_mb=2048)
     done
+fi
+if [ -n "$image_pid" ]; then
+    step "waiting for the image build and the boot test"
+    image_status=0
+    wait "$image_pid" || image_status=$?
+    image_pid=
+    cat "$image_log"
+    if [ "$image_status" != 0 ]; then
+        echo "== the image build or the boot test FAILED (exit $image_status)"
+        exit "$image_status"
+    fi
 fi
 step "all tests passed"
