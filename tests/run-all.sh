@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every ravn test on a fresh Debian 12 machine, installing what the tests need first.
-# Run as root (apt-get, and later the network-namespace capture tests): sudo tests/run-all.sh
+# Run as root (apt-get, and later the network-namespace capture tests): tests/run-all.sh
 # Environment: RAVN_FUZZ_SECS (default 60) bounds each fuzz target's run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
