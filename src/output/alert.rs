@@ -45,8 +45,8 @@ pub struct AlertRecord<'a> {
     /// The engine runs as an IPS (`--simulate-ips`): drop rules block.
     pub ips: bool,
     /// EVE's `verdict` object (alert option `verdict`): the packet's actions
-    /// (`detect::verdict` bits) and whether a drop or reject rule applied to it.
-    pub verdict: Option<(u8, bool)>,
+    /// (`detect::verdict` bits); with `packet_drop`, whether a drop or reject applied.
+    pub verdict: Option<u8>,
     /// For a packet that came out of a tunnel: the captured packet that carried it.
     pub tunnel: Option<TunnelInfo<'a>>,
 }
@@ -406,8 +406,8 @@ pub fn eve_line(out: &mut String, a: &AlertRecord<'_>, flow_id: Option<u64>) {
         }
         fo.close();
     }
-    if let Some((bits, dropped)) = a.verdict {
-        write_verdict(&mut o, bits, dropped, a.ips, a.proto);
+    if let Some(bits) = a.verdict {
+        write_verdict(&mut o, bits, a.packet_drop, a.ips, a.proto);
     }
     o.close();
     out.push('\n');

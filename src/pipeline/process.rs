@@ -446,10 +446,7 @@ impl Out {
                 app_proto_tc,
                 pkt_src: at.pkt_src,
                 ips: self.ips,
-                verdict: self
-                    .eve_alert
-                    .verdict
-                    .then_some((alerts.verdict, alerts.drop)),
+                verdict: self.eve_alert.verdict.then_some(alerts.verdict),
                 tunnel: at.tunnel,
             }));
             n += 1;
