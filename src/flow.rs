@@ -271,6 +271,23 @@ pub struct Flow {
 }
 
 impl Flow {
+    /// Counts a packet of `len` bytes in direction `dir`; `seen` marks the direction as
+    /// seen (not for ICMP errors: Suricata's FlowUpdateSeenFlag).
+    fn account(&mut self, dir: Direction, len: u32, seen: bool) {
+        match dir {
+            Direction::ToServer => {
+                self.pkts_toserver += 1;
+                self.bytes_toserver += u64::from(len);
+                self.seen_toserver |= seen;
+            }
+            Direction::ToClient => {
+                self.pkts_toclient += 1;
+                self.bytes_toclient += u64::from(len);
+                self.seen_toclient |= seen;
+            }
+        }
+    }
+
     /// EVE's `app_proto`, `app_proto_ts` and `app_proto_tc` (the per-direction ones only
     /// where they differ from the flow's), as Suricata's EveAddAppProto prints them.
     pub fn app_names(&self) -> [Option<&'static str>; 3] {
@@ -503,18 +520,7 @@ impl FlowTable {
             L4::Icmp(i) if ip.proto == 1 => !matches!(i.icmp_type, 3 | 4 | 5 | 11 | 12),
             _ => true,
         };
-        match dir {
-            Direction::ToServer => {
-                f.pkts_toserver += 1;
-                f.bytes_toserver += p.len as u64;
-                f.seen_toserver |= counts_as_seen;
-            }
-            Direction::ToClient => {
-                f.pkts_toclient += 1;
-                f.bytes_toclient += p.len as u64;
-                f.seen_toclient |= counts_as_seen;
-            }
-        }
+        f.account(dir, p.len, counts_as_seen);
         let mut no_inspect = false;
         let mut stream_add = false;
         let (established, stream) = if let L4::Tcp(t) = p.l4 {
@@ -573,14 +579,11 @@ impl FlowTable {
         f.lru = tick;
         f.last = p.ts;
         let dir = if ip.src == f.client.0 {
-            f.pkts_toserver += 1;
-            f.bytes_toserver += p.len as u64;
             Direction::ToServer
         } else {
-            f.pkts_toclient += 1;
-            f.bytes_toclient += p.len as u64;
             Direction::ToClient
         };
+        f.account(dir, p.len, false);
         Some(FlowRef {
             slot,
             dir,
