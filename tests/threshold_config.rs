@@ -11,7 +11,6 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use support::*;
 
@@ -70,61 +69,23 @@ const CASES: &[Case] = &[
 ];
 
 fn run_suricata(shared: &Path, pcap: &Path, rules: &Path, th: &Path, ips: bool, out: &Path) {
-    let reference = shared.join("reference/suricata-7.0.10");
-    let mut cmd = Command::new("suricata");
-    cmd.env("TZ", "UTC")
-        .arg("-c")
-        .arg(reference.join("suricata-alertonly.yaml"))
-        .arg("-r")
-        .arg(pcap)
-        .arg("-S")
-        .arg(rules)
-        .arg("-l")
-        .arg(out)
-        .args(["-k", "none", "--set"])
-        .arg(format!("threshold-file={}", th.display()))
-        .arg("--set")
-        .arg(format!(
-            "classification-file={}",
-            reference.join("classification.config").display()
-        ))
-        .arg("--set")
-        .arg(format!(
-            "reference-config-file={}",
-            reference.join("reference.config").display()
-        ));
-    if ips {
-        cmd.arg("--simulate-ips");
-    }
-    let o = cmd.output().expect("run suricata");
-    assert!(
-        o.status.success(),
-        "suricata failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-fn run_ravn(shared: &Path, pcap: &Path, rules: &Path, th: &Path, ips: bool, out: &Path) {
-    let mut cmd = Command::new(ravn_bin());
-    cmd.env("TZ", "UTC")
-        .args(["replay", "-r"])
-        .arg(pcap)
-        .arg("-S")
-        .arg(rules)
-        .arg("-l")
-        .arg(out)
-        .args(ravn_sets(shared))
-        .arg("--set")
+    let mut cmd = suricata_replay(shared, pcap, rules, out);
+    cmd.arg("--set")
         .arg(format!("threshold-file={}", th.display()));
     if ips {
         cmd.arg("--simulate-ips");
     }
-    let o = cmd.output().expect("run ravn");
-    assert!(
-        o.status.success(),
-        "ravn failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    run_ok(cmd, "suricata");
+}
+
+fn run_ravn(shared: &Path, pcap: &Path, rules: &Path, th: &Path, ips: bool, out: &Path) {
+    let mut cmd = ravn_replay(shared, pcap, rules, out);
+    cmd.arg("--set")
+        .arg(format!("threshold-file={}", th.display()));
+    if ips {
+        cmd.arg("--simulate-ips");
+    }
+    run_ok(cmd, "ravn");
 }
 
 fn fast_lines(dir: &Path) -> Vec<String> {

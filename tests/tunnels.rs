@@ -67,61 +67,23 @@ fn read_run(dir: &Path) -> Run {
 }
 
 fn suricata(shared: &Path, pcap: &Path, rules: &Path, out: &Path, sets: &[&str]) -> Run {
-    let reference = shared.join("reference/suricata-7.0.10");
-    let mut cmd = Command::new("suricata");
-    cmd.env("TZ", "UTC")
-        .arg("-c")
-        .arg(reference.join("suricata-alertonly.yaml"))
-        .arg("-r")
-        .arg(pcap)
-        .arg("-S")
-        .arg(rules)
-        .arg("-l")
-        .arg(out)
-        .args(["-k", "none", "--runmode", "single"])
-        .args(["--set", &format!("vars.address-groups.HOME_NET={HOME_NET}")])
-        .arg("--set")
-        .arg(format!(
-            "classification-file={}",
-            reference_classification(shared).display()
-        ))
-        .arg("--set")
-        .arg(format!(
-            "reference-config-file={}",
-            reference_config(shared).display()
-        ));
+    let mut cmd = suricata_replay(shared, pcap, rules, out);
+    cmd.args(["--runmode", "single"])
+        .args(["--set", &format!("vars.address-groups.HOME_NET={HOME_NET}")]);
     for s in sets {
         cmd.args(["--set", s]);
     }
-    let o = cmd.output().expect("run suricata");
-    assert!(
-        o.status.success(),
-        "suricata failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    run_ok(cmd, "suricata");
     read_run(out)
 }
 
 fn ravn(shared: &Path, pcap: &Path, rules: &Path, out: &Path, sets: &[&str]) -> Run {
-    let mut cmd = Command::new(ravn_bin());
-    cmd.env("TZ", "UTC")
-        .args(["replay", "-r"])
-        .arg(pcap)
-        .arg("-S")
-        .arg(rules)
-        .arg("-l")
-        .arg(out)
-        .args(["--set", &format!("vars.address-groups.HOME_NET={HOME_NET}")])
-        .args(ravn_sets(shared));
+    let mut cmd = ravn_replay(shared, pcap, rules, out);
+    cmd.args(["--set", &format!("vars.address-groups.HOME_NET={HOME_NET}")]);
     for s in sets {
         cmd.args(["--set", s]);
     }
-    let o = cmd.output().expect("run ravn");
-    assert!(
-        o.status.success(),
-        "ravn replay failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    run_ok(cmd, "ravn replay");
     read_run(out)
 }
 

@@ -157,6 +157,58 @@ pub fn reference_config(shared: &Path) -> PathBuf {
     shared.join("reference/suricata-7.0.10/reference.config")
 }
 
+/// Suricata 7.0.10 reading `pcap` with `rules` into `out` as the reference runs it: the
+/// alert-only config, UTC, `-k none`, and the reference classification/reference configs.
+/// Callers add their own options.
+pub fn suricata_replay(shared: &Path, pcap: &Path, rules: &Path, out: &Path) -> Command {
+    let mut cmd = Command::new("suricata");
+    cmd.env("TZ", "UTC")
+        .arg("-c")
+        .arg(shared.join("reference/suricata-7.0.10/suricata-alertonly.yaml"))
+        .arg("-r")
+        .arg(pcap)
+        .arg("-S")
+        .arg(rules)
+        .arg("-l")
+        .arg(out)
+        .args(["-k", "none", "--set"])
+        .arg(format!(
+            "classification-file={}",
+            reference_classification(shared).display()
+        ))
+        .arg("--set")
+        .arg(format!(
+            "reference-config-file={}",
+            reference_config(shared).display()
+        ));
+    cmd
+}
+
+/// `ravn replay` of `pcap` with `rules` into `out`, in UTC, with `ravn_sets`. Callers add
+/// their own options.
+pub fn ravn_replay(shared: &Path, pcap: &Path, rules: &Path, out: &Path) -> Command {
+    let mut cmd = Command::new(ravn_bin());
+    cmd.env("TZ", "UTC")
+        .args(["replay", "-r"])
+        .arg(pcap)
+        .arg("-S")
+        .arg(rules)
+        .arg("-l")
+        .arg(out)
+        .args(ravn_sets(shared));
+    cmd
+}
+
+/// Runs `cmd` and panics with its stderr when it fails (`what` names it).
+pub fn run_ok(mut cmd: Command, what: &str) {
+    let o = cmd.output().unwrap_or_else(|e| panic!("run {what}: {e}"));
+    assert!(
+        o.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// The `--set` arguments every ravn run in these tests gets: fresh (truncated) outputs and
 /// Suricata's reference classification/reference configs.
 pub fn ravn_sets(shared: &Path) -> Vec<String> {
