@@ -17,7 +17,7 @@ use crate::flow::{Direction, Flow};
 use crate::rules::ast::{self, Action, AddrSet, Match, PortSet, Proto, Rule};
 use crate::rules::classification::Classifications;
 use payload::{PayloadKeyword, PayloadProgram};
-use prefilter::{AddrIndex, DirClass, PacketKey, Prefilter, PrefilterSig, Side};
+use prefilter::{AddrIndex, DirClass, PacketKey, Prefilter, PrefilterSig};
 
 /// Suricata's default `packet-alert-max`.
 pub const PACKET_ALERT_MAX: usize = 15;
@@ -953,22 +953,19 @@ impl Engine {
                 }
                 continue;
             }
-            let port_key = if s.bidirectional {
-                None
-            } else if !s.dp.any {
-                Some((Side::Dst, s.dp.clone()))
-            } else if !s.sp.any {
-                Some((Side::Src, s.sp.clone()))
-            } else {
-                None
-            };
+            // a bidirectional signature's ports apply either way round: left to verification
+            let ports = |ps: &PortSet| (!s.bidirectional && !ps.any).then(|| ps.clone());
+            let (sp, dp) = (ports(&s.sp), ports(&s.dp));
             for &b in buckets_for(s.proto) {
                 pf_sigs.push(PrefilterSig {
                     sig: i,
                     bucket: b,
                     dir: s.dir_class,
-                    port_key: if b <= 1 { port_key.clone() } else { None },
+                    sp: if b <= 1 { sp.clone() } else { None },
+                    dp: if b <= 1 { dp.clone() } else { None },
                     fast_pattern: s.fast_pattern.clone(),
+                    in_stream: s.req_stream,
+                    in_packet: !s.req_stream || s.req_packet,
                 });
             }
         }
@@ -1161,13 +1158,7 @@ impl Engine {
             self.prefilter.candidates(&key, &mut self.cand);
         } else {
             // Suricata's PrefilterPktStream and PrefilterPktPayload: stream signatures are
-            // found in the stream data (or in the packet when it has none and the packet's
-            // data is not in the stream), signatures requiring the packet in the packet.
-            let sigs = &self.sigs;
-            let keep = |i: u32| {
-                let s = &sigs[i as usize];
-                !s.req_stream || s.req_packet || (sv.data.is_none() && !sv.added)
-            };
+            // found in the stream data, signatures requiring the packet in the packet.
             let mut bufs: [&[u8]; crate::stream::MAX_CHUNKS] = [&[]; crate::stream::MAX_CHUNKS];
             let mut n = 0;
             if let Some(sd) = sv.data {
@@ -1177,7 +1168,7 @@ impl Engine {
                 }
             }
             self.prefilter
-                .candidates_stream(&key, &bufs[..n], keep, &mut self.cand);
+                .candidates_stream(&key, &bufs[..n], &mut self.cand);
         }
         for k in 0..self.cand.len() {
             let i = self.cand[k];

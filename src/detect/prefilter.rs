@@ -1,13 +1,24 @@
 //! Candidate selection: which signatures a packet can possibly match.
 //!
-//! Signatures are grouped by protocol bucket, flow direction and port (the dst port set, or
-//! the src port set when the destination is `any`); each group has one Aho-Corasick
-//! automaton over its signatures' fast patterns and a list of signatures without one.
-//! A packet visits the groups for its protocol, its direction and its ports (found by
-//! binary search over port intervals), runs each automaton once over the payload, and
-//! gets back candidate signatures in signature order. A fast pattern is always a necessary
-//! condition of its signature (a positive content, or an explicit `fast_pattern`), so
-//! verification of the candidates gives exactly the result of checking every signature.
+//! Signatures are grouped as Suricata groups them (its SGHs): by protocol bucket, flow
+//! direction and the packet's port on one side (the destination port for packets to the
+//! server and packets without a flow, the source port, the server's, for packets to the
+//! client). A signature with a port set on that side is in the groups of the intervals
+//! its set covers; one with `any` there is in every group of the bucket and direction.
+//! So a packet looks up exactly one group (binary search over port intervals) and
+//! searches each of its buffers once with that group's matchers. The other side's ports
+//! are left to verification.
+//!
+//! A group has two sets of matchers: one for the packet payload and one for the
+//! reassembled stream, so that neither buffer is searched for patterns whose signatures
+//! would not look at it. A fast pattern is always a necessary condition of its signature
+//! (a positive content, or an explicit `fast_pattern`), so verification of the candidates
+//! gives exactly the result of checking every signature.
+//!
+//! Every distinct fast pattern is stored once (`Pattern`); groups refer to patterns by
+//! index. Buffers are lowercased once per packet (`Hay`) for all matchers: Teddy and
+//! the bit table search the folded bytes, and a case-sensitive pattern is compared with
+//! the bytes as captured.
 //!
 //! IP-only signatures are indexed by address (`AddrIndex`): sorted address intervals, each
 //! with the signatures covering it — the flattened form of a prefix trie.
@@ -30,16 +41,17 @@ pub struct PrefilterSig {
     pub sig: u32,
     pub bucket: usize,
     pub dir: DirClass,
-    /// The dst port set when it is not `any`, else the src port set when not `any`.
-    pub port_key: Option<(Side, PortSet)>,
+    /// The source and destination port sets; None for `any` (and for both sides of a
+    /// bidirectional signature).
+    pub sp: Option<PortSet>,
+    pub dp: Option<PortSet>,
     /// The fast pattern (already chopped) and whether it is case-insensitive.
     pub fast_pattern: Option<(Vec<u8>, bool)>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Side {
-    Dst = 0,
-    Src = 1,
+    /// Where the signature's payload keywords look when the packet's data is part of a
+    /// TCP stream: the reassembled stream (Suricata's SIG_FLAG_REQUIRE_STREAM), the
+    /// packet (not a stream signature, or SIG_FLAG_REQUIRE_PACKET), or both.
+    pub in_stream: bool,
+    pub in_packet: bool,
 }
 
 /// Protocol buckets: tcp, udp, icmpv4, icmpv6, other.
@@ -55,66 +67,116 @@ pub fn bucket_of(proto: u8) -> usize {
     }
 }
 
-/// A pattern searched on its own (SIMD memmem / memchr), stopping at the first hit.
-struct Single {
-    /// Lowercased when `nocase`.
-    pat: Vec<u8>,
+/// A distinct fast pattern: lowercased when `nocase`.
+struct Pattern {
+    bytes: Box<[u8]>,
     nocase: bool,
-    finder: memchr::memmem::Finder<'static>,
-    sigs: Vec<u32>,
 }
 
-impl Single {
-    fn found(&self, hay: &[u8]) -> bool {
-        if self.nocase {
-            super::payload::find_nocase(hay, &self.pat).is_some()
-        } else {
-            self.finder.find(hay).is_some()
-        }
+/// A buffer to search, as captured and ASCII-lowercased (the same length).
+#[derive(Clone, Copy)]
+struct Hay<'a> {
+    orig: &'a [u8],
+    folded: &'a [u8],
+}
+
+impl Hay<'_> {
+    /// Pattern `p` occurs at `at`.
+    #[inline]
+    fn has_at(&self, at: usize, p: &Pattern) -> bool {
+        let buf = if p.nocase { self.folded } else { self.orig };
+        buf.get(at..at + p.bytes.len()) == Some(&p.bytes[..])
     }
 }
 
-/// A signature with its fast pattern (pattern, nocase), as a group member.
-type Member = (u32, Option<(Vec<u8>, bool)>);
-
-/// A multi-pattern matcher for small and medium groups: a 65536-bit table of the patterns'
-/// first two bytes (case-folded) rejects almost every position with one bit test; at the
-/// rare positions that pass, the patterns sharing that pair are compared in place.
-struct Bigram {
-    /// SIMD search (Teddy) for the patterns' 3-byte prefixes, in every case variant the
-    /// pattern admits, when there are few enough of them: it finds the positions where
-    /// some pattern may start far faster than the bit-table loop.
-    teddy: Vec<aho_corasick::packed::Searcher>,
-    bits: Box<[u64; 1024]>,
-    /// (pair, first index into `order`, end)
-    heads: Vec<(u16, u32, u32)>,
-    /// Pattern indexes grouped by pair.
-    order: Vec<u32>,
-    /// (pattern, nocase, signatures)
-    pats: Vec<(Vec<u8>, bool, Vec<u32>)>,
+/// `src` ASCII-lowercased into `dst` (written as a loop the compiler vectorises).
+fn fold_into(dst: &mut [u8], src: &[u8]) {
+    for (d, &c) in dst.iter_mut().zip(src) {
+        *d = c | (((c.wrapping_sub(b'A') < 26) as u8) << 5);
+    }
 }
 
+/// A pattern's place in a group: the pattern and its signatures (`Matchers::sigs[start..end]`).
+#[derive(Clone, Copy)]
+struct Slot {
+    pat: u32,
+    start: u32,
+    end: u32,
+}
+
+/// A pattern searched on its own (SIMD memmem), stopping at the first hit.
+struct Single {
+    slot: u32,
+    nocase: bool,
+    /// Over the pattern (lowercased when `nocase`): searches the folded haystack when
+    /// `nocase`, else the original.
+    finder: memchr::memmem::Finder<'static>,
+}
+
+/// The positions where some pattern of a group may start: Teddy (a few SIMD passes over
+/// the folded haystack for the lowercased patterns) when there are few enough patterns,
+/// else a 65536-bit table of the hashes of the patterns' first four bytes (case-folded)
+/// that rejects almost every position with one bit test. At a position found, the slots
+/// whose pattern starts with the bytes there (two for Teddy, four for the table) are
+/// compared in place.
+struct Bigram {
+    teddy: Vec<aho_corasick::packed::Searcher>,
+    /// Only when there is no Teddy.
+    bits: Option<Box<[u64; 1024]>>,
+    /// (key, first index into `order`, end); the key is the first two bytes with Teddy,
+    /// the first four (`quad`) with the table.
+    heads: Vec<(u32, u32, u32)>,
+    /// Slot indexes grouped by pair.
+    order: Vec<u32>,
+}
+
+/// Four bytes at `at` as a little-endian u32 (0 past the end).
 #[inline]
-fn fold(b: u8) -> u8 {
-    b.to_ascii_lowercase()
+fn quad(b: &[u8], at: usize) -> u32 {
+    match b.get(at..at + 4) {
+        Some(w) => u32::from_le_bytes([w[0], w[1], w[2], w[3]]),
+        None => 0,
+    }
+}
+
+/// The bit of a four-byte key in a 65536-bit table.
+#[inline]
+fn quad_hash(k: u32) -> usize {
+    (k.wrapping_mul(0x9E37_79B1) >> 16) as usize
 }
 
 impl Bigram {
-    fn build(
-        pats: Vec<(Vec<u8>, bool, Vec<u32>)>,
-        teddy: Vec<aho_corasick::packed::Searcher>,
-    ) -> Bigram {
-        let mut bits = Box::new([0u64; 1024]);
-        let mut keyed: Vec<(u16, u32)> = pats
+    /// Over `idx` (slot indexes whose patterns have ≥ 2 bytes): Teddy when it can be
+    /// built, else the bit table when `bits_ok`, else None.
+    /// With `bits_ok`, every pattern of `idx` has ≥ 4 bytes.
+    fn build(idx: &[u32], slots: &[Slot], patterns: &[Pattern], bits_ok: bool) -> Option<Bigram> {
+        let pat = |i: u32| &patterns[slots[i as usize].pat as usize].bytes;
+        let teddy = teddy_for(idx.iter().map(|&i| &pat(i)[..]));
+        if teddy.is_empty() && !bits_ok {
+            return None;
+        }
+        let table = teddy.is_empty();
+        let mut keyed: Vec<(u32, u32)> = idx
             .iter()
-            .enumerate()
-            .map(|(i, (p, _, _))| (((fold(p[0]) as u16) << 8) | fold(p[1]) as u16, i as u32))
+            .map(|&i| {
+                let b = pat(i).to_ascii_lowercase();
+                let k = if table {
+                    quad(&b, 0)
+                } else {
+                    ((b[0] as u32) << 8) | b[1] as u32
+                };
+                (k, i)
+            })
             .collect();
         keyed.sort_unstable();
-        let mut heads: Vec<(u16, u32, u32)> = Vec::new();
+        let mut bits = table.then(|| Box::new([0u64; 1024]));
+        let mut heads: Vec<(u32, u32, u32)> = Vec::new();
         let mut order = Vec::with_capacity(keyed.len());
         for (k, i) in keyed {
-            bits[(k >> 6) as usize] |= 1u64 << (k & 63);
+            if let Some(bits) = bits.as_mut() {
+                let h = quad_hash(k);
+                bits[h >> 6] |= 1u64 << (h & 63);
+            }
             let pos = order.len() as u32;
             order.push(i);
             match heads.last_mut() {
@@ -122,95 +184,12 @@ impl Bigram {
                 _ => heads.push((k, pos, pos + 1)),
             }
         }
-        Bigram {
+        Some(Bigram {
             teddy,
             bits,
             heads,
             order,
-            pats,
-        }
-    }
-
-    fn scan(
-        &self,
-        hay: &[u8],
-        stamp: &mut [u32],
-        epoch: u32,
-        accept: &impl Fn(u32) -> bool,
-        out: &mut Vec<u32>,
-    ) {
-        if hay.len() < 2 {
-            return;
-        }
-        if !self.teddy.is_empty() {
-            // every position where a prefix occurs, in order: leftmost search from just
-            // after the previous hit, then all patterns sharing the pair there are compared
-            for t in &self.teddy {
-                let mut at = 0;
-                while at + 1 < hay.len() {
-                    let Some(m) = t.find_in(hay, aho_corasick::Span::from(at..hay.len())) else {
-                        break;
-                    };
-                    let p = m.start();
-                    let k = ((FOLD[hay[p] as usize] as u16) << 8)
-                        | FOLD[hay.get(p + 1).copied().unwrap_or(0) as usize] as u16;
-                    self.verify(hay, p, k, stamp, epoch, accept, out);
-                    at = p + 1;
-                }
-            }
-            return;
-        }
-        let bits: &[u64; 1024] = &self.bits;
-        let mut prev = FOLD[hay[0] as usize] as usize;
-        for (i, &c) in hay.iter().enumerate().skip(1) {
-            let cur = FOLD[c as usize] as usize;
-            let k = (prev << 8) | cur;
-            prev = cur;
-            if bits[k >> 6] & (1u64 << (k & 63)) != 0 {
-                self.verify(hay, i - 1, k as u16, stamp, epoch, accept, out);
-            }
-        }
-    }
-
-    /// The pair at `at` passed the bit table: compare the patterns starting with it.
-    #[inline(never)]
-    #[allow(clippy::too_many_arguments)]
-    fn verify(
-        &self,
-        hay: &[u8],
-        at: usize,
-        k: u16,
-        stamp: &mut [u32],
-        epoch: u32,
-        accept: &impl Fn(u32) -> bool,
-        out: &mut Vec<u32>,
-    ) {
-        let Ok(h) = self.heads.binary_search_by_key(&k, |h| h.0) else {
-            return;
-        };
-        let (_, a, b) = self.heads[h];
-        for &pi in &self.order[a as usize..b as usize] {
-            let (pat, nocase, sigs) = &self.pats[pi as usize];
-            if sigs.iter().all(|&s| stamp[s as usize] == epoch) {
-                continue;
-            }
-            let Some(w) = hay.get(at..at + pat.len()) else {
-                continue;
-            };
-            let eq = if *nocase {
-                w.iter().zip(pat).all(|(x, y)| fold(*x) == *y)
-            } else {
-                w == pat.as_slice()
-            };
-            if eq {
-                for &s in sigs {
-                    if stamp[s as usize] != epoch && accept(s) {
-                        stamp[s as usize] = epoch;
-                        out.push(s);
-                    }
-                }
-            }
-        }
+        })
     }
 }
 
@@ -221,44 +200,36 @@ const TEDDY_MAX_NEEDLES: usize = 64;
 /// is the cheaper way.
 const TEDDY_MAX_PASSES: usize = 3;
 
-/// Teddy searchers over the 3-byte prefixes of `pats` (each ≥ 4 bytes; nocase ones
-/// lowercased) in every case variant, at most `TEDDY_MAX_NEEDLES` each; empty when that
-/// would take more than `TEDDY_MAX_PASSES` or the CPU has no Teddy (it needs SSSE3/AVX2 on
-/// x86_64 or NEON on aarch64).
-fn teddy_for(pats: &[(Vec<u8>, bool, Vec<u32>)]) -> Vec<aho_corasick::packed::Searcher> {
-    let mut needles: std::collections::BTreeSet<Vec<u8>> = std::collections::BTreeSet::new();
-    for (p, nocase, _) in pats {
-        let Some(prefix) = p.get(..3) else {
-            return Vec::new();
-        };
-        let mut variants: Vec<Vec<u8>> = vec![Vec::new()];
-        for &b in prefix {
-            let alts: &[u8] = if *nocase && b.is_ascii_alphabetic() {
-                &[b.to_ascii_lowercase(), b.to_ascii_uppercase()]
-            } else {
-                std::slice::from_ref(&b)
-            };
-            variants = variants
-                .iter()
-                .flat_map(|v| {
-                    alts.iter().map(move |&a| {
-                        let mut v = v.clone();
-                        v.push(a);
-                        v
-                    })
-                })
-                .collect();
-        }
-        needles.extend(variants);
-        if needles.len() > TEDDY_MAX_NEEDLES * TEDDY_MAX_PASSES {
-            return Vec::new();
-        }
+/// Groups with more distinct patterns than this use Aho-Corasick instead of `Bigram`: the
+/// 8 KiB bit table stays in L1 where a DFA over ET Open's ~700 any-port TCP patterns does
+/// not (ET Open replay of mixed-1m: about 13% less CPU than with Aho-Corasick above 512).
+const BIGRAM_MAX: usize = 4096;
+
+/// Groups with at most this many distinct patterns search them one by one.
+const SINGLES_MAX: usize = 2;
+/// Patterns this short go to single searches even in big groups: in Teddy or the bit
+/// table they would report a candidate at nearly every byte.
+const SHORT_PATTERN: usize = 3;
+
+/// Bytes of folded buffers the prefilter holds from the start (a 64 KiB packet and its
+/// stream chunks), so that steady state never grows it.
+const FOLD_CAPACITY: usize = 128 << 10;
+
+/// Teddy searchers over the lowercased `needles` (each ≥ 2 bytes), at most
+/// `TEDDY_MAX_NEEDLES` each; empty when that would take more than `TEDDY_MAX_PASSES` or
+/// the CPU has no Teddy (it needs SSSE3/AVX2 on x86_64 or NEON on aarch64).
+fn teddy_for<'a>(needles: impl Iterator<Item = &'a [u8]>) -> Vec<aho_corasick::packed::Searcher> {
+    let needles: std::collections::BTreeSet<Vec<u8>> =
+        needles.map(|p| p.to_ascii_lowercase()).collect();
+    if needles.len() > TEDDY_MAX_NEEDLES * TEDDY_MAX_PASSES || needles.iter().any(|n| n.len() < 2) {
+        return Vec::new();
     }
     let needles: Vec<Vec<u8>> = needles.into_iter().collect();
     let mut out = Vec::new();
     for chunk in needles.chunks(TEDDY_MAX_NEEDLES) {
         let mut b = aho_corasick::packed::Config::new()
             .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+            .heuristic_pattern_limits(false)
             .builder();
         for n in chunk {
             b.add(n);
@@ -271,202 +242,334 @@ fn teddy_for(pats: &[(Vec<u8>, bool, Vec<u32>)]) -> Vec<aho_corasick::packed::Se
     out
 }
 
-/// ASCII case folding as a table (one load per byte in the scan loop).
-static FOLD: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = (i as u8).to_ascii_lowercase();
-        i += 1;
-    }
-    t
-};
-
-/// Groups with more distinct patterns than this use Aho-Corasick instead of `Bigram`: the
-/// 8 KiB bit table stays in L1 where a DFA over ET Open's ~700 any-port TCP patterns does
-/// not (ET Open replay of mixed-1m: about 13% less CPU than with Aho-Corasick above 512).
-const BIGRAM_MAX: usize = 4096;
-
-/// Groups with at most this many distinct patterns search them one by one.
-const SINGLES_MAX: usize = 2;
-/// Patterns this short go to single searches even in big groups: in an overlapping
-/// automaton they would report a match at nearly every byte.
-const SHORT_PATTERN: usize = 3;
-
-struct Group {
-    /// Automaton over the distinct fast patterns (all case-insensitive; verification
-    /// checks case later), or None when no signature has one.
-    ac: Option<AhoCorasick>,
-    bigram: Option<Bigram>,
-    singles: Vec<Single>,
-    /// For each automaton pattern: the signatures having it, ascending.
-    pattern_sigs: Vec<Vec<u32>>,
+/// The matchers over one set of signatures' fast patterns.
+struct Matchers {
     /// Signatures without a fast pattern, ascending.
     always: Vec<u32>,
+    singles: Vec<Single>,
+    bigram: Option<Bigram>,
+    /// Teddy over the short patterns (2 or 3 bytes), when there are several.
+    short: Option<Bigram>,
+    /// Over the slots' patterns (case folded; verification checks case later).
+    ac: Option<AhoCorasick>,
+    /// For `ac`: its pattern index → slot.
+    ac_slots: Vec<u32>,
+    slots: Vec<Slot>,
+    /// Signatures of each slot (ascending within a slot).
+    sigs: Vec<u32>,
+}
+
+impl Matchers {
+    /// `members`: (signature, pattern index or None).
+    fn build(mut members: Vec<(u32, Option<u32>)>, patterns: &[Pattern]) -> Matchers {
+        members.sort_unstable();
+        let mut always = Vec::new();
+        let mut by_pat: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
+        for (sig, p) in members {
+            match p {
+                Some(p) => by_pat.entry(p).or_default().push(sig),
+                None => always.push(sig),
+            }
+        }
+        let mut slots = Vec::with_capacity(by_pat.len());
+        let mut sigs = Vec::new();
+        for (p, s) in by_pat {
+            let start = sigs.len() as u32;
+            sigs.extend(s);
+            slots.push(Slot {
+                pat: p,
+                start,
+                end: sigs.len() as u32,
+            });
+        }
+        let few = slots.len() <= SINGLES_MAX;
+        let pat = |s: &Slot| &patterns[s.pat as usize];
+        let mut singles = Vec::new();
+        let mut rest: Vec<u32> = Vec::new();
+        for (i, s) in slots.iter().enumerate() {
+            let p = pat(s);
+            if few || p.bytes.len() <= SHORT_PATTERN {
+                singles.push(Single {
+                    slot: i as u32,
+                    nocase: p.nocase,
+                    finder: memchr::memmem::Finder::new(&p.bytes[..]).into_owned(),
+                });
+            } else {
+                rest.push(i as u32);
+            }
+        }
+        let (mut bigram, mut ac, mut ac_slots) = (None, None, Vec::new());
+        if rest.len() > BIGRAM_MAX {
+            let pats: Vec<&[u8]> = rest
+                .iter()
+                .map(|&i| &pat(&slots[i as usize]).bytes[..])
+                .collect();
+            ac = AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .ascii_case_insensitive(true)
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
+                .build(&pats)
+                .ok();
+            if ac.is_some() {
+                ac_slots = rest;
+            } else {
+                // could not build: every signature of these slots becomes an always-candidate
+                for &i in &rest {
+                    let s = slots[i as usize];
+                    always.extend_from_slice(&sigs[s.start as usize..s.end as usize]);
+                }
+                always.sort_unstable();
+                always.dedup();
+            }
+        } else if !rest.is_empty() {
+            bigram = Bigram::build(&rest, &slots, patterns, true);
+        }
+        // the short patterns in one Teddy pass of their own rather than one search each
+        let shorts: Vec<u32> = singles
+            .iter()
+            .map(|s| s.slot)
+            .filter(|&i| !few && pat(&slots[i as usize]).bytes.len() >= 2)
+            .collect();
+        let mut short = None;
+        if shorts.len() >= 2 {
+            short = Bigram::build(&shorts, &slots, patterns, false);
+            if short.is_some() {
+                singles.retain(|s| !shorts.contains(&s.slot));
+            }
+        }
+        Matchers {
+            always,
+            singles,
+            bigram,
+            short,
+            ac,
+            ac_slots,
+            slots,
+            sigs,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.always.is_empty() && self.slots.is_empty()
+    }
+
+    /// Stamp and push the not yet stamped signatures of slot `i`.
+    #[inline]
+    fn take_slot(&self, i: u32, stamp: &mut [u32], epoch: u32, out: &mut Vec<u32>) {
+        let s = self.slots[i as usize];
+        for &sig in &self.sigs[s.start as usize..s.end as usize] {
+            if stamp[sig as usize] != epoch {
+                stamp[sig as usize] = epoch;
+                out.push(sig);
+            }
+        }
+    }
+
+    /// Every slot with a signature not stamped yet.
+    #[inline]
+    fn slot_open(&self, i: u32, stamp: &[u32], epoch: u32) -> bool {
+        let s = self.slots[i as usize];
+        self.sigs[s.start as usize..s.end as usize]
+            .iter()
+            .any(|&sig| stamp[sig as usize] != epoch)
+    }
+
+    /// Every signature whose fast pattern is in `hay` (and every one without a fast
+    /// pattern) that is not stamped yet: stamped and pushed to `out`.
+    fn visit(
+        &self,
+        hay: Hay<'_>,
+        patterns: &[Pattern],
+        stamp: &mut [u32],
+        epoch: u32,
+        out: &mut Vec<u32>,
+    ) {
+        for &s in &self.always {
+            if stamp[s as usize] != epoch {
+                stamp[s as usize] = epoch;
+                out.push(s);
+            }
+        }
+        if hay.orig.is_empty() {
+            return;
+        }
+        for single in &self.singles {
+            if !self.slot_open(single.slot, stamp, epoch) {
+                continue;
+            }
+            let buf = if single.nocase { hay.folded } else { hay.orig };
+            if single.finder.find(buf).is_some() {
+                self.take_slot(single.slot, stamp, epoch, out);
+            }
+        }
+        if let Some(b) = &self.bigram {
+            self.scan(b, hay, patterns, stamp, epoch, out);
+        }
+        if let Some(b) = &self.short {
+            self.scan(b, hay, patterns, stamp, epoch, out);
+        }
+        if let Some(ac) = &self.ac {
+            for m in ac.find_overlapping_iter(hay.orig) {
+                let i = self.ac_slots[m.pattern().as_usize()];
+                let p = &patterns[self.slots[i as usize].pat as usize];
+                if hay.has_at(m.start(), p) {
+                    self.take_slot(i, stamp, epoch, out);
+                }
+            }
+        }
+    }
+
+    fn scan(
+        &self,
+        b: &Bigram,
+        hay: Hay<'_>,
+        patterns: &[Pattern],
+        stamp: &mut [u32],
+        epoch: u32,
+        out: &mut Vec<u32>,
+    ) {
+        let f = hay.folded;
+        if f.len() < 2 {
+            return;
+        }
+        if let Some(bits) = &b.bits {
+            for (i, w) in f.windows(4).enumerate() {
+                let k = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+                let h = quad_hash(k);
+                if bits[h >> 6] & (1u64 << (h & 63)) != 0 {
+                    self.verify(b, hay, i, k, patterns, stamp, epoch, out);
+                }
+            }
+            return;
+        }
+        // every position where some pattern occurs, in order: leftmost search from just
+        // after the previous hit, then all patterns sharing the pair there are compared
+        // (a leftmost match hides others starting at the same place)
+        for t in &b.teddy {
+            let mut at = 0;
+            while at + 1 < f.len() {
+                let Some(m) = t.find_in(f, aho_corasick::Span::from(at..f.len())) else {
+                    break;
+                };
+                let p = m.start();
+                let k = ((f[p] as u32) << 8) | f.get(p + 1).copied().unwrap_or(0) as u32;
+                self.verify(b, hay, p, k, patterns, stamp, epoch, out);
+                at = p + 1;
+            }
+        }
+    }
+
+    /// The pair at `at` may start a pattern: compare the slots whose pattern starts with it.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn verify(
+        &self,
+        b: &Bigram,
+        hay: Hay<'_>,
+        at: usize,
+        k: u32,
+        patterns: &[Pattern],
+        stamp: &mut [u32],
+        epoch: u32,
+        out: &mut Vec<u32>,
+    ) {
+        let Ok(h) = b.heads.binary_search_by_key(&k, |h| h.0) else {
+            return;
+        };
+        let (_, lo, hi) = b.heads[h];
+        for &i in &b.order[lo as usize..hi as usize] {
+            if !self.slot_open(i, stamp, epoch) {
+                continue;
+            }
+            if hay.has_at(at, &patterns[self.slots[i as usize].pat as usize]) {
+                self.take_slot(i, stamp, epoch, out);
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} patterns ({} singles, {} short, {} teddy passes, {} bit table, {} AC), {} always",
+            self.slots.len(),
+            self.singles.len(),
+            self.short.as_ref().map_or(0, |b| b.order.len()),
+            self.bigram.as_ref().map_or(0, |b| b.teddy.len()),
+            self.bigram.as_ref().map_or(0, |b| {
+                if b.bits.is_some() {
+                    b.order.len()
+                } else {
+                    0
+                }
+            }),
+            self.ac_slots.len(),
+            self.always.len()
+        )
+    }
+}
+
+/// A signature as a group member: (signature, pattern index, in_stream, in_packet).
+type Entry = (u32, Option<u32>, bool, bool);
+
+/// The signatures of one (protocol bucket, direction, port interval): the matchers for
+/// the packet payload and those for the stream data.
+struct Group {
+    packet: Matchers,
+    stream: Matchers,
 }
 
 impl Group {
-    fn build(mut members: Vec<Member>) -> Group {
-        members.sort_by_key(|m| m.0);
-        let mut always = Vec::new();
-        // distinct (pattern, nocase) -> signatures
-        let mut distinct: std::collections::BTreeMap<(Vec<u8>, bool), Vec<u32>> =
-            std::collections::BTreeMap::new();
-        for (sig, fp) in members {
-            match fp {
-                Some((p, nocase)) if !p.is_empty() => {
-                    let key: Vec<u8> = if nocase {
-                        p.iter().map(|b| b.to_ascii_lowercase()).collect()
-                    } else {
-                        p
-                    };
-                    distinct.entry((key, nocase)).or_default().push(sig);
-                }
-                _ => always.push(sig),
-            }
-        }
-        let few = distinct.len() <= SINGLES_MAX;
-        let use_bigram = distinct.len() <= BIGRAM_MAX;
-        // Teddy (a few SIMD passes) finds where the longer patterns may start; the short
-        // ones would make it match nearly everywhere, so they stay single searches.
-        let teddy = if few || !use_bigram {
-            Vec::new()
-        } else {
-            let all: Vec<(Vec<u8>, bool, Vec<u32>)> = distinct
+    fn build(entries: &[Entry], patterns: &[Pattern]) -> Group {
+        let pick = |stream: bool| -> Vec<(u32, Option<u32>)> {
+            entries
                 .iter()
-                .filter(|((p, _), _)| p.len() > SHORT_PATTERN)
-                .map(|((p, n), s)| (p.clone(), *n, s.clone()))
-                .collect();
-            teddy_for(&all)
+                .filter(|e| if stream { e.2 } else { e.3 })
+                .map(|e| (e.0, e.1))
+                .collect()
         };
-        let mut bigram_pats: Vec<(Vec<u8>, bool, Vec<u32>)> = Vec::new();
-        let mut singles = Vec::new();
-        let mut patterns: Vec<Vec<u8>> = Vec::new();
-        let mut pattern_sigs: Vec<Vec<u32>> = Vec::new();
-        for ((pat, nocase), sigs) in distinct {
-            if few || pat.len() <= SHORT_PATTERN {
-                singles.push(Single {
-                    finder: memchr::memmem::Finder::new(&pat).into_owned(),
-                    pat,
-                    nocase,
-                    sigs,
-                });
-            } else if use_bigram {
-                bigram_pats.push((pat, nocase, sigs));
-            } else {
-                patterns.push(pat);
-                pattern_sigs.push(sigs);
-            }
-        }
-        let bigram = if bigram_pats.is_empty() {
-            None
-        } else {
-            Some(Bigram::build(bigram_pats, teddy))
-        };
-        let ac = if patterns.is_empty() {
-            None
-        } else {
-            AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .ascii_case_insensitive(true)
-                .kind(Some(if patterns.len() <= 2000 {
-                    AhoCorasickKind::DFA
-                } else {
-                    AhoCorasickKind::ContiguousNFA
-                }))
-                .build(&patterns)
-                .ok()
-        };
-        if ac.is_none() {
-            // could not build: every member becomes an always-candidate
-            for s in pattern_sigs.drain(..).flatten() {
-                always.push(s);
-            }
-            always.sort_unstable();
-        }
         Group {
-            ac,
-            bigram,
-            singles,
-            pattern_sigs,
-            always,
+            packet: Matchers::build(pick(false), patterns),
+            stream: Matchers::build(pick(true), patterns),
         }
     }
 }
 
-/// Sorted port intervals, each with the groups whose port set covers it.
+/// Sorted port intervals of one side, each with its group.
 #[derive(Default)]
 struct PortTable {
     /// Start of each elementary interval (ascending, first is 0).
     starts: Vec<u16>,
-    /// For each interval: index into `lists`.
-    list_of: Vec<u32>,
-    lists: Vec<Vec<u32>>,
+    /// For each interval: its group.
+    group: Vec<u32>,
 }
 
 impl PortTable {
-    fn build(entries: &[(PortSet, u32)]) -> PortTable {
-        let mut bounds: Vec<u32> = vec![0];
-        for (ps, _) in entries {
-            for &(lo, hi) in &ps.ranges {
-                bounds.push(lo as u32);
-                bounds.push(hi as u32 + 1);
-            }
-        }
-        bounds.sort_unstable();
-        bounds.dedup();
-        bounds.retain(|&b| b <= u16::MAX as u32);
-        let mut starts = Vec::with_capacity(bounds.len());
-        let mut list_of = Vec::with_capacity(bounds.len());
-        let mut lists: Vec<Vec<u32>> = Vec::new();
-        let mut dedup: std::collections::HashMap<Vec<u32>, u32> = std::collections::HashMap::new();
-        for &b in &bounds {
-            let p = b as u16;
-            let mut gs: Vec<u32> = entries
-                .iter()
-                .filter(|(ps, _)| ps.contains(p))
-                .map(|(_, g)| *g)
-                .collect();
-            gs.sort_unstable();
-            gs.dedup();
-            let id = *dedup.entry(gs.clone()).or_insert_with(|| {
-                lists.push(gs);
-                (lists.len() - 1) as u32
-            });
-            starts.push(p);
-            list_of.push(id);
-        }
-        PortTable {
-            starts,
-            list_of,
-            lists,
-        }
-    }
-
-    fn lookup(&self, port: u16) -> &[u32] {
+    /// The group of `port`, if any.
+    fn lookup(&self, port: u16) -> Option<u32> {
         let i = self.starts.partition_point(|&s| s <= port);
-        if i == 0 {
-            return &[];
-        }
-        &self.lists[self.list_of[i - 1] as usize]
+        i.checked_sub(1).map(|i| self.group[i])
     }
 }
 
 /// Groups for packets of one bucket and one direction.
 #[derive(Default)]
 struct DirGroups {
-    any: Option<u32>,
-    dst: PortTable,
-    src: PortTable,
+    /// The group for packets without ports (and for every port when no signature of the
+    /// bucket and direction names a port on the keyed side).
+    portless: Option<u32>,
+    /// The groups by the keyed side's port (empty when no signature names one).
+    by_port: PortTable,
 }
 
 pub struct Prefilter {
+    patterns: Vec<Pattern>,
     groups: Vec<Group>,
-    /// [bucket][dir class]
+    /// [bucket][packet direction: none, to server, to client]
     table: Vec<[DirGroups; 3]>,
     /// Per-signature stamp of the last packet that made it a candidate.
     stamp: Vec<u32>,
     epoch: u32,
+    /// The buffers of the packet being looked at, lowercased (reused, grown rarely).
+    folded: Vec<u8>,
 }
 
 /// What the caller knows about the packet.
@@ -481,38 +584,32 @@ pub struct PacketKey<'a> {
 
 impl Prefilter {
     pub fn build(nsigs: usize, sigs: Vec<PrefilterSig>) -> Prefilter {
-        use std::collections::BTreeMap;
-        // group key: (bucket, dir, side/portset or any)
-        #[derive(PartialEq, Eq, PartialOrd, Ord)]
-        struct Key(usize, DirClass, Option<(Side, Vec<(u16, u16)>)>);
-        let mut members: BTreeMap<Key, Vec<Member>> = BTreeMap::new();
-        let mut port_sets: BTreeMap<Key, PortSet> = BTreeMap::new();
+        // every distinct fast pattern once
+        let mut patterns: Vec<Pattern> = Vec::new();
+        let mut pat_ids: std::collections::HashMap<(Vec<u8>, bool), u32> = Default::default();
+        let mut entries: Vec<(PrefilterSig, Entry)> = Vec::with_capacity(sigs.len());
         for s in sigs {
-            let k = Key(
-                s.bucket,
-                s.dir,
-                s.port_key
-                    .as_ref()
-                    .map(|(side, ps)| (*side, ps.ranges.clone())),
-            );
-            if let Some((_, ps)) = &s.port_key {
-                port_sets.insert(
-                    Key(
-                        s.bucket,
-                        s.dir,
-                        s.port_key
-                            .as_ref()
-                            .map(|(side, ps)| (*side, ps.ranges.clone())),
-                    ),
-                    ps.clone(),
-                );
-            }
-            members.entry(k).or_default().push((s.sig, s.fast_pattern));
+            let pid = match &s.fast_pattern {
+                Some((p, nocase)) if !p.is_empty() => {
+                    let key = if *nocase {
+                        p.to_ascii_lowercase()
+                    } else {
+                        p.clone()
+                    };
+                    Some(*pat_ids.entry((key.clone(), *nocase)).or_insert_with(|| {
+                        patterns.push(Pattern {
+                            bytes: key.into_boxed_slice(),
+                            nocase: *nocase,
+                        });
+                        (patterns.len() - 1) as u32
+                    }))
+                }
+                _ => None,
+            };
+            let e = (s.sig, pid, s.in_stream, s.in_packet);
+            entries.push((s, e));
         }
         let debug = std::env::var_os("RAVN_DEBUG_PREFILTER").is_some();
-        // Per packet direction (0: no flow, 1: to_server, 2: to_client) the groups of the
-        // classes that apply (Both plus that direction) are merged, so a packet runs one
-        // matcher for the any-port signatures and one per port side.
         let mut groups: Vec<Group> = Vec::new();
         let mut table: Vec<[DirGroups; 3]> = (0..BUCKETS).map(|_| Default::default()).collect();
         for (b, row) in table.iter_mut().enumerate() {
@@ -522,70 +619,79 @@ impl Prefilter {
                     2 => &[DirClass::Both, DirClass::ToClient],
                     _ => &[DirClass::Both],
                 };
-                let mut any: Vec<Member> = Vec::new();
-                let mut sides: [Vec<(PortSet, &Vec<Member>)>; 2] = [Vec::new(), Vec::new()];
-                for (k, m) in &members {
-                    if k.0 != b || !classes.contains(&k.1) {
+                // the keyed side: the server's port
+                let keyed_src = pd == 2;
+                let mut unkeyed: Vec<Entry> = Vec::new();
+                let mut keyed: Vec<(&PortSet, Entry)> = Vec::new();
+                for (s, e) in &entries {
+                    if s.bucket != b || !classes.contains(&s.dir) {
                         continue;
                     }
-                    match &k.2 {
-                        None => any.extend(m.iter().cloned()),
-                        Some((side, _)) => {
-                            let ps = port_sets.get(k).cloned().unwrap_or_default();
-                            sides[*side as usize].push((ps, m));
-                        }
+                    let ps = if keyed_src { &s.sp } else { &s.dp };
+                    match ps {
+                        Some(ps) if b <= 1 => keyed.push((ps, *e)),
+                        _ => unkeyed.push(*e),
                     }
                 }
-                if !any.is_empty() {
-                    if debug {
-                        eprintln!(
-                            "prefilter: bucket {b} dir {pd} any-port group {}: {} sigs",
-                            groups.len(),
-                            any.len()
-                        );
-                    }
-                    dg.any = Some(groups.len() as u32);
-                    groups.push(Group::build(any));
+                if unkeyed.is_empty() && keyed.is_empty() {
+                    continue;
                 }
-                for (si, entries) in sides.iter().enumerate() {
-                    if entries.is_empty() {
-                        continue;
-                    }
-                    let idx: Vec<(PortSet, u32)> = entries
-                        .iter()
-                        .enumerate()
-                        .map(|(i, (ps, _))| (ps.clone(), i as u32))
-                        .collect();
-                    let mut t = PortTable::build(&idx);
-                    // each distinct list of entries becomes one merged group
-                    for list in t.lists.iter_mut() {
-                        if list.is_empty() {
-                            continue;
-                        }
-                        let mut merged: Vec<Member> = Vec::new();
-                        for &e in list.iter() {
-                            merged.extend(entries[e as usize].1.iter().cloned());
-                        }
-                        merged.sort_by_key(|m| m.0);
-                        merged.dedup_by_key(|m| m.0);
+                let mut dedup: std::collections::HashMap<Vec<u32>, u32> = Default::default();
+                let mut add_group = |members: Vec<Entry>, groups: &mut Vec<Group>| -> u32 {
+                    let ids: Vec<u32> = members.iter().map(|e| e.0).collect();
+                    *dedup.entry(ids).or_insert_with(|| {
                         if debug {
                             eprintln!(
-                                "prefilter: bucket {b} dir {pd} side {si} port group {}: {} entries, {} sigs",
+                                "prefilter: bucket {b} dir {pd} group {}: {} sigs",
                                 groups.len(),
-                                list.len(),
-                                merged.len()
+                                members.len()
                             );
                         }
-                        let gid = groups.len() as u32;
-                        groups.push(Group::build(merged));
-                        *list = vec![gid];
-                    }
-                    if si == Side::Dst as usize {
-                        dg.dst = t;
-                    } else {
-                        dg.src = t;
+                        groups.push(Group::build(&members, &patterns));
+                        (groups.len() - 1) as u32
+                    })
+                };
+                let portless = add_group(unkeyed.clone(), &mut groups);
+                dg.portless = Some(portless);
+                if keyed.is_empty() {
+                    continue;
+                }
+                // elementary intervals of the keyed port sets
+                let mut bounds: Vec<u32> = vec![0];
+                for (ps, _) in &keyed {
+                    for &(lo, hi) in &ps.ranges {
+                        bounds.push(lo as u32);
+                        bounds.push(hi as u32 + 1);
                     }
                 }
+                bounds.sort_unstable();
+                bounds.dedup();
+                bounds.retain(|&x| x <= u16::MAX as u32);
+                let mut starts = Vec::with_capacity(bounds.len());
+                let mut group = Vec::with_capacity(bounds.len());
+                for &x in &bounds {
+                    let port = x as u16;
+                    let mut members = unkeyed.clone();
+                    members.extend(
+                        keyed
+                            .iter()
+                            .filter(|(ps, _)| ps.contains(port))
+                            .map(|(_, e)| *e),
+                    );
+                    members.sort_unstable_by_key(|e| e.0);
+                    members.dedup_by_key(|e| e.0);
+                    let g = if members.len() == unkeyed.len() {
+                        portless
+                    } else {
+                        add_group(members, &mut groups)
+                    };
+                    // merge neighbouring intervals of the same group
+                    if group.last() != Some(&g) {
+                        starts.push(port);
+                        group.push(g);
+                    }
+                }
+                dg.by_port = PortTable { starts, group };
             }
         }
         if debug {
@@ -594,34 +700,31 @@ impl Prefilter {
             }
         }
         Prefilter {
+            patterns,
             groups,
             table,
             stamp: vec![0; nsigs],
             epoch: 0,
+            folded: Vec::with_capacity(FOLD_CAPACITY),
         }
     }
 
-    /// Fill `out` with the candidate signatures for this packet, ascending.
+    /// Candidates for a packet whose payload is not part of a TCP stream: every signature
+    /// whose fast pattern is in the payload (or that has none). Ascending.
     pub fn candidates(&mut self, k: &PacketKey<'_>, out: &mut Vec<u32>) {
-        self.candidates_stream(k, &[], |_| true, out)
+        self.collect(k, None, out)
     }
 
-    /// Candidates for a packet with stream data: every signature whose fast pattern is in
-    /// one of `stream` (or without a fast pattern), plus those whose fast pattern is in
-    /// the packet's payload and that `keep_from_packet` accepts. Ascending.
-    pub fn candidates_stream(
-        &mut self,
-        k: &PacketKey<'_>,
-        stream: &[&[u8]],
-        keep_from_packet: impl Fn(u32) -> bool,
-        out: &mut Vec<u32>,
-    ) {
+    /// Candidates for a packet whose payload went into the TCP stream (or that has stream
+    /// data ready): the stream signatures whose fast pattern is in one of `stream`, and
+    /// the packet signatures whose fast pattern is in the packet's payload (Suricata's
+    /// PrefilterPktStream and PrefilterPktPayload). Ascending.
+    pub fn candidates_stream(&mut self, k: &PacketKey<'_>, stream: &[&[u8]], out: &mut Vec<u32>) {
+        self.collect(k, Some(stream), out)
+    }
+
+    fn collect(&mut self, k: &PacketKey<'_>, stream: Option<&[&[u8]]>, out: &mut Vec<u32>) {
         out.clear();
-        self.epoch = self.epoch.wrapping_add(1);
-        if self.epoch == 0 {
-            self.stamp.iter_mut().for_each(|s| *s = 0);
-            self.epoch = 1;
-        }
         let b = bucket_of(k.proto);
         let pd = match k.to_server {
             Some(true) => 1,
@@ -629,94 +732,66 @@ impl Prefilter {
             None => 0,
         };
         let dg = &self.table[b][pd];
-        let mut groups = [u32::MAX; 3];
-        let mut ng = 0;
-        if let Some(g) = dg.any {
-            groups[ng] = g;
-            ng += 1;
-        }
-        let (dst, src): (&[u32], &[u32]) = match k.ports {
-            Some((sp, dp)) => (dg.dst.lookup(dp), dg.src.lookup(sp)),
-            None => (&[], &[]),
+        let g = match k.ports {
+            Some((sp, dp)) => dg
+                .by_port
+                .lookup(if pd == 2 { sp } else { dp })
+                .or(dg.portless),
+            None => dg.portless,
         };
-        let all = groups[..ng].iter().chain(dst).chain(src);
-        let accept_all = |_: u32| true;
-        for &g in all.clone() {
-            let g = &self.groups[g as usize];
-            for buf in stream {
-                Self::visit(g, buf, &mut self.stamp, self.epoch, &accept_all, out);
+        let Some(g) = g else { return };
+        let g = &self.groups[g as usize];
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.stamp.iter_mut().for_each(|s| *s = 0);
+            self.epoch = 1;
+        }
+        // fold every buffer once: the payload first, then the stream pieces
+        let bufs = stream.unwrap_or(&[]);
+        let scan_stream = !g.stream.is_empty();
+        let total = k.payload.len()
+            + if scan_stream {
+                bufs.iter().map(|b| b.len()).sum::<usize>()
+            } else {
+                0
+            };
+        self.folded.clear();
+        self.folded.resize(total, 0);
+        let (fp, mut rest) = self.folded.split_at_mut(k.payload.len());
+        fold_into(fp, k.payload);
+        let payload = Hay {
+            orig: k.payload,
+            folded: fp,
+        };
+        let pats = &self.patterns;
+        match stream {
+            Some(bufs) if scan_stream => {
+                for b in bufs {
+                    let (f, r) = std::mem::take(&mut rest).split_at_mut(b.len());
+                    fold_into(f, b);
+                    rest = r;
+                    let piece = Hay { orig: b, folded: f };
+                    g.stream
+                        .visit(piece, pats, &mut self.stamp, self.epoch, out);
+                }
             }
+            Some(_) => {}
+            None => g
+                .stream
+                .visit(payload, pats, &mut self.stamp, self.epoch, out),
         }
-        for &g in all {
-            let g = &self.groups[g as usize];
-            Self::visit(
-                g,
-                k.payload,
-                &mut self.stamp,
-                self.epoch,
-                &keep_from_packet,
-                out,
-            );
-        }
+        g.packet
+            .visit(payload, pats, &mut self.stamp, self.epoch, out);
         out.sort_unstable();
     }
 
     /// One line per group: its matchers (for `RAVN_DEBUG_PREFILTER`).
     fn describe(g: &Group) -> String {
         format!(
-            "{} singles, {} teddy passes, {} bigram patterns, {} AC patterns, {} always",
-            g.singles.len(),
-            g.bigram.as_ref().map_or(0, |b| b.teddy.len()),
-            g.bigram.as_ref().map_or(0, |b| b.pats.len()),
-            if g.ac.is_some() {
-                g.pattern_sigs.len()
-            } else {
-                0
-            },
-            g.always.len()
+            "packet: {}; stream: {}",
+            g.packet.describe(),
+            g.stream.describe()
         )
-    }
-
-    fn visit(
-        g: &Group,
-        payload: &[u8],
-        stamp: &mut [u32],
-        epoch: u32,
-        accept: &impl Fn(u32) -> bool,
-        out: &mut Vec<u32>,
-    ) {
-        let take = |s: u32, stamp: &mut [u32], out: &mut Vec<u32>| {
-            if stamp[s as usize] != epoch && accept(s) {
-                stamp[s as usize] = epoch;
-                out.push(s);
-            }
-        };
-        for &s in &g.always {
-            take(s, stamp, out);
-        }
-        if payload.is_empty() {
-            return;
-        }
-        for single in &g.singles {
-            if single.sigs.iter().all(|&s| stamp[s as usize] == epoch) {
-                continue;
-            }
-            if single.found(payload) {
-                for &s in &single.sigs {
-                    take(s, stamp, out);
-                }
-            }
-        }
-        if let Some(b) = &g.bigram {
-            b.scan(payload, stamp, epoch, accept, out);
-        }
-        if let Some(ac) = &g.ac {
-            for m in ac.find_overlapping_iter(payload) {
-                for &s in &g.pattern_sigs[m.pattern().as_usize()] {
-                    take(s, stamp, out);
-                }
-            }
-        }
     }
 
     pub fn group_count(&self) -> usize {
@@ -866,29 +941,41 @@ mod tests {
                 sig: 0,
                 bucket: 0,
                 dir: DirClass::Both,
-                port_key: Some((Side::Dst, ps(&[(80, 80)]))),
+                sp: None,
+                dp: Some(ps(&[(80, 80)])),
                 fast_pattern: Some((b"GET".to_vec(), false)),
+                in_stream: true,
+                in_packet: true,
             },
             PrefilterSig {
                 sig: 1,
                 bucket: 0,
                 dir: DirClass::ToServer,
-                port_key: None,
+                sp: None,
+                dp: None,
                 fast_pattern: Some((b"evil".to_vec(), true)),
+                in_stream: true,
+                in_packet: true,
             },
             PrefilterSig {
                 sig: 2,
                 bucket: 0,
                 dir: DirClass::Both,
-                port_key: None,
+                sp: None,
+                dp: None,
                 fast_pattern: None,
+                in_stream: true,
+                in_packet: true,
             },
             PrefilterSig {
                 sig: 3,
                 bucket: 1,
                 dir: DirClass::Both,
-                port_key: None,
+                sp: None,
+                dp: None,
                 fast_pattern: None,
+                in_stream: true,
+                in_packet: true,
             },
         ];
         let mut pf = Prefilter::build(4, sigs);
@@ -901,10 +988,56 @@ mod tests {
         };
         pf.candidates(&key(b"GET /EVIL", 80, Some(true)), &mut out);
         assert_eq!(out, vec![0, 1, 2]);
+        // to the server the destination port is the key: sig 0 is not in port 81's group
+        pf.candidates(&key(b"GET /EVIL", 81, Some(true)), &mut out);
+        assert_eq!(out, vec![1, 2]);
+        // to the client the source port is: sig 0's destination port is left to
+        // verification, sig 1 is for the other direction
         pf.candidates(&key(b"GET /EVIL", 81, Some(false)), &mut out);
-        assert_eq!(out, vec![2]);
+        assert_eq!(out, vec![0, 2]);
+        pf.candidates(&key(b"get /EVIL", 80, Some(true)), &mut out);
+        assert_eq!(out, vec![1, 2]);
         pf.candidates(&key(b"", 80, Some(true)), &mut out);
         assert_eq!(out, vec![2]);
+    }
+
+    /// Stream signatures are found in the stream data, packet signatures in the payload;
+    /// without stream data both in the payload.
+    #[test]
+    fn stream_and_packet_buffers() {
+        let sig = |sig: u32, pat: &[u8], in_stream: bool, in_packet: bool| PrefilterSig {
+            sig,
+            bucket: 0,
+            dir: DirClass::Both,
+            sp: None,
+            dp: None,
+            fast_pattern: Some((pat.to_vec(), false)),
+            in_stream,
+            in_packet,
+        };
+        let mut pf = Prefilter::build(
+            3,
+            vec![
+                sig(0, b"abcd", true, false),
+                sig(1, b"wxyz", false, true),
+                sig(2, b"both", true, true),
+            ],
+        );
+        let key = |payload: &'static [u8]| PacketKey {
+            proto: 6,
+            to_server: Some(true),
+            ports: Some((1234, 80)),
+            payload,
+        };
+        let mut out = Vec::new();
+        pf.candidates_stream(&key(b"wxyz"), &[b"..abcd..", b"both"], &mut out);
+        assert_eq!(out, vec![0, 1, 2]);
+        pf.candidates_stream(&key(b"abcd both"), &[b"wxyz"], &mut out);
+        assert_eq!(out, vec![2]);
+        pf.candidates_stream(&key(b"abcd"), &[], &mut out);
+        assert_eq!(out, Vec::<u32>::new());
+        pf.candidates(&key(b"abcd wxyz"), &mut out);
+        assert_eq!(out, vec![0, 1]);
     }
 
     /// Groups of every matcher kind (singles, Teddy passes, the bit-table loop, Aho-Corasick)
@@ -934,8 +1067,11 @@ mod tests {
                         sig: i,
                         bucket: 0,
                         dir: DirClass::Both,
-                        port_key: None,
+                        sp: None,
+                        dp: None,
                         fast_pattern: Some((p, nocase)),
+                        in_stream: true,
+                        in_packet: true,
                     }
                 })
                 .collect();
