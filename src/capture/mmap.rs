@@ -58,8 +58,9 @@ pub struct MmapPcap {
 }
 
 /// Consumed pages are released in steps of this size, so resident memory stays flat
-/// whatever the size of the file.
-const RELEASE_STEP: usize = 4 << 20;
+/// whatever the size of the file (about four steps are resident: one behind, up to two
+/// populated ahead).
+const RELEASE_STEP: usize = 1 << 20;
 
 impl MmapPcap {
     /// Map `file` if it is a classic pcap; `Ok(None)` when it is not one (or cannot be

@@ -89,11 +89,10 @@ impl Hay<'_> {
     }
 }
 
-/// `src` ASCII-lowercased into `dst` (written as a loop the compiler vectorises).
-fn fold_into(dst: &mut [u8], src: &[u8]) {
-    for (d, &c) in dst.iter_mut().zip(src) {
-        *d = c | (((c.wrapping_sub(b'A') < 26) as u8) << 5);
-    }
+/// ASCII lowercase, branch-free (so that a loop over a buffer vectorises).
+#[inline(always)]
+fn fold(c: u8) -> u8 {
+    c | (((c.wrapping_sub(b'A') < 26) as u8) << 5)
 }
 
 /// A pattern's place in a group: the pattern and its signatures (`Matchers::sigs[start..end]`).
@@ -210,6 +209,20 @@ const SINGLES_MAX: usize = 2;
 /// Patterns this short go to single searches even in big groups: in Teddy or the bit
 /// table they would report a candidate at nearly every byte.
 const SHORT_PATTERN: usize = 3;
+
+/// Most port groups per protocol bucket and direction (Suricata's detect profile "medium"
+/// keeps 25 to-server groups): the intervals beyond share one group, which bounds the
+/// memory a ruleset with many distinct port sets takes.
+const MAX_PORT_GROUPS: usize = 24;
+/// Ports that get a group of their own first (Suricata's `detect.grouping` defaults).
+const TCP_WHITELIST: &[u16] = &[53, 80, 139, 443, 445, 1433, 3306, 3389, 6666, 6667, 8080];
+const UDP_WHITELIST: &[u16] = &[53, 135, 5060];
+
+/// The keyed list of the interval containing `port`.
+fn lists_of<'a>(bounds: &[u32], lists: &'a [Vec<u32>], port: u16) -> Option<&'a Vec<u32>> {
+    let i = bounds.partition_point(|&s| s <= port as u32);
+    i.checked_sub(1).map(|i| &lists[i])
+}
 
 /// Bytes of folded buffers the prefilter holds from the start (a 64 KiB packet and its
 /// stream chunks), so that steady state never grows it.
@@ -667,27 +680,57 @@ impl Prefilter {
                 bounds.sort_unstable();
                 bounds.dedup();
                 bounds.retain(|&x| x <= u16::MAX as u32);
+                // each interval's keyed signatures (indexes into `keyed`)
+                let lists: Vec<Vec<u32>> = bounds
+                    .iter()
+                    .map(|&x| {
+                        (0..keyed.len() as u32)
+                            .filter(|&i| keyed[i as usize].0.contains(x as u16))
+                            .collect()
+                    })
+                    .collect();
+                // Suricata's port grouping: the whitelisted ports' lists first, then the
+                // lists with most signatures, get a group each, up to `MAX_PORT_GROUPS`;
+                // the other intervals share one group with all their signatures
+                let whitelist: &[u16] = if b == 0 { TCP_WHITELIST } else { UDP_WHITELIST };
+                let mut ranked: Vec<(bool, usize, &Vec<u32>)> = Vec::new();
+                for l in &lists {
+                    if l.is_empty() {
+                        continue;
+                    }
+                    let white = whitelist
+                        .iter()
+                        .any(|&w| lists_of(&bounds, &lists, w) == Some(l));
+                    if !ranked.iter().any(|r| r.2 == l) {
+                        ranked.push((white, l.len(), l));
+                    }
+                }
+                ranked.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+                let own: Vec<&Vec<u32>> =
+                    ranked.iter().take(MAX_PORT_GROUPS).map(|r| r.2).collect();
+                let mut rest: Vec<u32> = ranked
+                    .iter()
+                    .skip(MAX_PORT_GROUPS)
+                    .flat_map(|r| r.2.iter().copied())
+                    .collect();
+                rest.sort_unstable();
+                rest.dedup();
                 let mut starts = Vec::with_capacity(bounds.len());
                 let mut group = Vec::with_capacity(bounds.len());
-                for &x in &bounds {
-                    let port = x as u16;
-                    let mut members = unkeyed.clone();
-                    members.extend(
-                        keyed
-                            .iter()
-                            .filter(|(ps, _)| ps.contains(port))
-                            .map(|(_, e)| *e),
-                    );
-                    members.sort_unstable_by_key(|e| e.0);
-                    members.dedup_by_key(|e| e.0);
-                    let g = if members.len() == unkeyed.len() {
+                for (&x, l) in bounds.iter().zip(&lists) {
+                    let g = if l.is_empty() {
                         portless
                     } else {
+                        let ids = if own.contains(&l) { l } else { &rest };
+                        let mut members = unkeyed.clone();
+                        members.extend(ids.iter().map(|&i| keyed[i as usize].1));
+                        members.sort_unstable_by_key(|e| e.0);
+                        members.dedup_by_key(|e| e.0);
                         add_group(members, &mut groups)
                     };
                     // merge neighbouring intervals of the same group
                     if group.last() != Some(&g) {
-                        starts.push(port);
+                        starts.push(x as u16);
                         group.push(g);
                     }
                 }
@@ -698,6 +741,38 @@ impl Prefilter {
             for (i, g) in groups.iter().enumerate() {
                 eprintln!("prefilter: group {i}: {}", Self::describe(g));
             }
+            let mem = |m: &Matchers| -> usize {
+                m.always.capacity() * 4
+                    + m.slots.capacity() * 12
+                    + m.sigs.capacity() * 4
+                    + m.singles.iter().map(|_| 64).sum::<usize>()
+                    + [&m.bigram, &m.short]
+                        .iter()
+                        .filter_map(|b| b.as_ref())
+                        .map(|b| {
+                            b.teddy.iter().map(|t| t.memory_usage()).sum::<usize>()
+                                + b.bits.as_ref().map_or(0, |_| 8192)
+                                + b.heads.capacity() * 12
+                                + b.order.capacity() * 4
+                        })
+                        .sum::<usize>()
+                    + m.ac.as_ref().map_or(0, |a| a.memory_usage())
+            };
+            let total: usize = groups.iter().map(|g| mem(&g.packet) + mem(&g.stream)).sum();
+            let teddy: usize = groups
+                .iter()
+                .flat_map(|g| [&g.packet, &g.stream])
+                .flat_map(|m| [&m.bigram, &m.short])
+                .filter_map(|b| b.as_ref())
+                .flat_map(|b| b.teddy.iter())
+                .map(|t| t.memory_usage())
+                .sum();
+            eprintln!(
+                "prefilter: {} groups, about {} bytes ({} in Teddy)",
+                groups.len(),
+                total,
+                teddy
+            );
         }
         Prefilter {
             patterns,
@@ -756,9 +831,16 @@ impl Prefilter {
                 0
             };
         self.folded.clear();
-        self.folded.resize(total, 0);
-        let (fp, mut rest) = self.folded.split_at_mut(k.payload.len());
-        fold_into(fp, k.payload);
+        if self.folded.capacity() < total {
+            self.folded.reserve(total);
+        }
+        self.folded.extend(k.payload.iter().map(|&c| fold(c)));
+        if let (Some(bufs), true) = (stream, scan_stream) {
+            for b in bufs {
+                self.folded.extend(b.iter().map(|&c| fold(c)));
+            }
+        }
+        let (fp, mut rest) = self.folded.split_at(k.payload.len());
         let payload = Hay {
             orig: k.payload,
             folded: fp,
@@ -767,8 +849,7 @@ impl Prefilter {
         match stream {
             Some(bufs) if scan_stream => {
                 for b in bufs {
-                    let (f, r) = std::mem::take(&mut rest).split_at_mut(b.len());
-                    fold_into(f, b);
+                    let (f, r) = rest.split_at(b.len());
                     rest = r;
                     let piece = Hay { orig: b, folded: f };
                     g.stream
