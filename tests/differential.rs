@@ -559,46 +559,28 @@ fn ravn_raises_the_alerts_suricata_raises() {
             });
         }
     }
-    if only.is_empty() || "stream/tcp-reassembly".contains(&only) {
+    // scapy-generated captures with their own rules: (corpus, name, generator, rules)
+    for (corpus, name, script, rules) in [
+        (
+            "stream",
+            "tcp-reassembly",
+            "gen_stream_pcap.py",
+            "stream.rules",
+        ),
+        ("defrag", "ip-fragments", "gen_frag_pcap.py", "frag.rules"),
+    ] {
+        if !(only.is_empty() || format!("{corpus}/{name}").contains(&only)) {
+            continue;
+        }
         let dir = work.join("pcaps");
         std::fs::create_dir_all(&dir).unwrap();
-        let pcap = dir.join("tcp-reassembly.pcap");
-        let o = Command::new("python3")
-            .arg(crate_root().join("tests/data/gen_stream_pcap.py"))
-            .arg(&pcap)
-            .output()
-            .expect("python3");
-        assert!(
-            o.status.success(),
-            "gen_stream_pcap.py: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        let pcap = dir.join(format!("{name}.pcap"));
+        gen_pcap(script, &pcap);
         cases.push(Case {
-            corpus: "stream",
-            name: "tcp-reassembly".into(),
+            corpus,
+            name: name.into(),
             pcap,
-            rules: Rules::Raw(vec![crate_root().join("tests/data/stream.rules")]),
-        });
-    }
-    if only.is_empty() || "defrag/ip-fragments".contains(&only) {
-        let dir = work.join("pcaps");
-        std::fs::create_dir_all(&dir).unwrap();
-        let pcap = dir.join("ip-fragments.pcap");
-        let o = Command::new("python3")
-            .arg(crate_root().join("tests/data/gen_frag_pcap.py"))
-            .arg(&pcap)
-            .output()
-            .expect("python3");
-        assert!(
-            o.status.success(),
-            "gen_frag_pcap.py: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        cases.push(Case {
-            corpus: "defrag",
-            name: "ip-fragments".into(),
-            pcap,
-            rules: Rules::Raw(vec![crate_root().join("tests/data/frag.rules")]),
+            rules: Rules::Raw(vec![crate_root().join("tests/data").join(rules)]),
         });
     }
     cases.extend(
