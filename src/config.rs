@@ -31,6 +31,8 @@ pub struct Config {
     pub decoder: DecoderConfig,
     pub flow: FlowConfig,
     pub stream: StreamConfig,
+    /// IP defragmentation (Suricata's `defrag.*`).
+    pub defrag: DefragSection,
     /// Suricata's `action-order`: which actions' rules are inspected first (and so which
     /// one wins, e.g. whether a `pass` stops a `drop`).
     pub action_order: Vec<String>,
@@ -67,6 +69,7 @@ impl Default for Config {
             decoder: DecoderConfig::default(),
             flow: FlowConfig::default(),
             stream: StreamConfig::default(),
+            defrag: DefragSection::default(),
             action_order: ["pass", "drop", "reject", "alert"]
                 .map(String::from)
                 .to_vec(),
@@ -108,6 +111,33 @@ impl Default for StreamConfig {
             midstream_policy: PolicyValue::Inherit,
             memcap: Size::Text("64mb".into()),
             reassembly: ReassemblyConfig::default(),
+        }
+    }
+}
+
+/// IP defragmentation settings (Suricata's `defrag.*`, with the defaults of its
+/// suricata.yaml). All of it is preallocated when the decoder is built.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct DefragSection {
+    /// Fragment data held at once.
+    pub memcap: Size,
+    /// Fragmented packets tracked at once (0: the default); a full table evicts.
+    pub trackers: u32,
+    /// Fragments held at once (0: the default).
+    pub max_frags: u32,
+    /// Seconds an incomplete packet's fragments are kept after the last one (1 to 86400).
+    pub timeout: u32,
+}
+
+impl Default for DefragSection {
+    fn default() -> Self {
+        let d = crate::defrag::DefragConfig::default();
+        DefragSection {
+            memcap: Size::Text("32mb".into()),
+            trackers: d.trackers,
+            max_frags: d.max_frags,
+            timeout: d.timeout,
         }
     }
 }
@@ -494,6 +524,8 @@ impl Config {
             .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
         self.stream_settings()
             .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+        self.defrag_config()
+            .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
         let logs = self.outputs.fast.enabled as u64 + self.outputs.eve.enabled as u64;
         self.logs
             .validate(logs)
@@ -566,6 +598,30 @@ impl Config {
         })
     }
 
+    /// The defragmenter's settings (`defrag.*`), checked; errors name the key.
+    pub fn defrag_config(&self) -> Result<crate::defrag::DefragConfig, String> {
+        let d = crate::defrag::DefragConfig::default();
+        let memcap = self
+            .defrag
+            .memcap
+            .bytes()
+            .map_err(|e| format!("key `defrag.memcap`: {e}"))?;
+        if !(512..=1 << 40).contains(&memcap) {
+            return Err("key `defrag.memcap`: must be 512 to 1099511627776 bytes".into());
+        }
+        if !(1..=86_400).contains(&self.defrag.timeout) {
+            return Err("key `defrag.timeout`: must be 1 to 86400 seconds".into());
+        }
+        let or_default = |v: u32, d: u32| if v == 0 { d } else { v };
+        Ok(crate::defrag::DefragConfig {
+            memcap,
+            trackers: or_default(self.defrag.trackers, d.trackers),
+            max_frags: or_default(self.defrag.max_frags, d.max_frags),
+            timeout: self.defrag.timeout,
+            ..d
+        })
+    }
+
     /// The resolved `stream.midstream-policy` (IPS mode from `simulate_ips`).
     pub fn midstream_policy(&self) -> Result<Policy, String> {
         exception_policy::resolve_midstream(
@@ -614,6 +670,7 @@ impl Config {
             teredo: tunnel(UdpTunnelKind::Teredo, defaults.teredo),
             vxlan: tunnel(UdpTunnelKind::Vxlan, defaults.vxlan),
             geneve: tunnel(UdpTunnelKind::Geneve, defaults.geneve),
+            defrag: self.defrag_config().unwrap_or(defaults.defrag),
             ..defaults
         }
     }

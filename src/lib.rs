@@ -10,6 +10,7 @@ pub mod capture;
 pub mod config;
 pub mod daemon;
 pub mod decode;
+pub mod defrag;
 pub mod detect;
 pub mod exception_policy;
 pub mod flow;

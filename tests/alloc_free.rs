@@ -7,8 +7,9 @@
 //! ET Open rules ravn loads. It replays a 100,000-packet `gen_traffic.py` capture: the first
 //! half warms up (flows, buffers, first log lines), the second half and then a second pass
 //! over the whole capture are counted; then the tunnelled-traffic capture of
-//! `tests/data/gen_tunnel_pcap.py`, once to warm up and once counted. All must allocate
-//! nothing.
+//! `tests/data/gen_tunnel_pcap.py`, once to warm up and once counted, and the same for the
+//! IP fragments of `tests/data/gen_frag_pcap.py` (reassembled in the defragmenter's fixed
+//! buffers). All must allocate nothing.
 //!
 //! To see where allocations come from, run with `RAVN_ALLOC_BACKTRACE=1` (the first 1000
 //! counted allocations), `=N` or `=all` in a build that keeps symbols, e.g.
@@ -328,8 +329,23 @@ fn steady_state_pipeline_does_not_allocate_per_packet() {
     let (n3, _) = pl.run(src.as_mut(), None);
     let mut src = capture::open(&tunnels).unwrap();
     let (_, tunnel_pass) = pl.run(src.as_mut(), Some(0));
+    drop(src);
+    // Pass 4: IP fragments (IPv4 and IPv6, overlapping, out of order, incomplete, tunnelled),
+    // reassembled into the defragmenter's buffers; once to warm up, once counted.
+    let frags = work.join("fragments.pcap");
+    gen_pcap("gen_frag_pcap.py", &frags);
+    let mut src = capture::open(&frags).unwrap();
+    pl.run(src.as_mut(), None);
+    let reassembled = pl.proc.decoder.defrag.stats().ipv4_reassembled;
+    let mut src = capture::open(&frags).unwrap();
+    let (_, frag_pass) = pl.run(src.as_mut(), Some(0));
     TRACE.store(false, Ordering::SeqCst);
     drop(src);
+    let d = pl.proc.decoder.defrag.stats();
+    assert!(
+        d.ipv4_reassembled > reassembled && d.ipv6_reassembled > 0,
+        "the counted fragment pass reassembles packets: {d:?}"
+    );
     assert_eq!(n1, packets, "corpus size");
     assert_eq!(n2, packets, "corpus size");
     assert!(n3 > 20, "tunnel capture size");
@@ -344,6 +360,7 @@ fn steady_state_pipeline_does_not_allocate_per_packet() {
         ("pass 1, second half", second_half),
         ("pass 2, whole capture", second_pass),
         ("pass 3, tunnels", tunnel_pass),
+        ("pass 4, fragments", frag_pass),
     ] {
         println!(
             "{name:<22}: {:>7} packets, {:>6} alerts, {:>6} allocations ({} reallocs, {} bytes), {:.4} per packet",
@@ -370,21 +387,25 @@ fn steady_state_pipeline_does_not_allocate_per_packet() {
             println!("  {n:>6} x {s}");
         }
     }
-    let total = second_half.allocs + second_pass.allocs + tunnel_pass.allocs;
+    let total = second_half.allocs + second_pass.allocs + tunnel_pass.allocs + frag_pass.allocs;
     assert_eq!(
         total,
         0,
         "heap allocations per packet in steady state: {:.4} (second half of pass 1: {} in {} \
-         packets; second pass: {} in {} packets; tunnels: {} in {} packets); rerun with \
-         RAVN_ALLOC_BACKTRACE=1 -- --nocapture in a build with symbols to see the call sites",
+         packets; second pass: {} in {} packets; tunnels: {} in {} packets; fragments: {} in \
+         {} packets); rerun with RAVN_ALLOC_BACKTRACE=1 -- --nocapture in a build with \
+         symbols to see the call sites",
         total as f64
-            / (second_half.packets + second_pass.packets + tunnel_pass.packets).max(1) as f64,
+            / (second_half.packets + second_pass.packets + tunnel_pass.packets + frag_pass.packets)
+                .max(1) as f64,
         second_half.allocs,
         second_half.packets,
         second_pass.allocs,
         second_pass.packets,
         tunnel_pass.allocs,
-        tunnel_pass.packets
+        tunnel_pass.packets,
+        frag_pass.allocs,
+        frag_pass.packets
     );
 }
 

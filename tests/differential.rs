@@ -15,6 +15,9 @@
 //! - `stream`: `tests/data/gen_stream_pcap.py`'s TCP sessions (split content, the chunk
 //!   size, overlaps, gaps, data never acknowledged, HTTP, IPv6), generated at test time,
 //!   with `tests/data/stream.rules`: raw stream reassembly and stream inspection.
+//! - `defrag`: `tests/data/gen_frag_pcap.py`'s IPv4 and IPv6 fragments (in and out of order,
+//!   overlapping, duplicated, incomplete, too large, behind VLAN, inside and around GRE),
+//!   generated at test time, with `tests/data/frag.rules`: IP defragmentation.
 //!
 //! Both tools run with plain settings: Suricata as suricata-alerts runs it (alert-only config,
 //! `-k none`, default HOME_NET), ravn with its defaults plus the same classification and
@@ -501,12 +504,9 @@ fn report(outcomes: &[Outcome], setup: &str) -> (String, String) {
     (sum, full)
 }
 
-// Issue 3's acceptance gate. It fails today on one known gap (IP defragmentation:
-// exception-policy-defrag-01; see target/differential-report.txt), so it is not part of
-// the default run:
-// `cargo test --profile ci --test differential -- --ignored`.
+// Issue 3's acceptance gate: every case equal (the full report goes to
+// target/differential-report.txt).
 #[test]
-#[ignore = "issue 3 gate: one known difference remains (IP defragmentation)"]
 fn ravn_raises_the_alerts_suricata_raises() {
     let Some(shared) = shared_or_skip() else {
         return;
@@ -559,25 +559,28 @@ fn ravn_raises_the_alerts_suricata_raises() {
             });
         }
     }
-    if only.is_empty() || "stream/tcp-reassembly".contains(&only) {
+    // scapy-generated captures with their own rules: (corpus, name, generator, rules)
+    for (corpus, name, script, rules) in [
+        (
+            "stream",
+            "tcp-reassembly",
+            "gen_stream_pcap.py",
+            "stream.rules",
+        ),
+        ("defrag", "ip-fragments", "gen_frag_pcap.py", "frag.rules"),
+    ] {
+        if !(only.is_empty() || format!("{corpus}/{name}").contains(&only)) {
+            continue;
+        }
         let dir = work.join("pcaps");
         std::fs::create_dir_all(&dir).unwrap();
-        let pcap = dir.join("tcp-reassembly.pcap");
-        let o = Command::new("python3")
-            .arg(crate_root().join("tests/data/gen_stream_pcap.py"))
-            .arg(&pcap)
-            .output()
-            .expect("python3");
-        assert!(
-            o.status.success(),
-            "gen_stream_pcap.py: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        let pcap = dir.join(format!("{name}.pcap"));
+        gen_pcap(script, &pcap);
         cases.push(Case {
-            corpus: "stream",
-            name: "tcp-reassembly".into(),
+            corpus,
+            name: name.into(),
             pcap,
-            rules: Rules::Raw(vec![crate_root().join("tests/data/stream.rules")]),
+            rules: Rules::Raw(vec![crate_root().join("tests/data").join(rules)]),
         });
     }
     cases.extend(
@@ -619,7 +622,8 @@ fn ravn_raises_the_alerts_suricata_raises() {
         "gen-traffic: seeds {seeds:?} x {packets} packets, ET Open 2024-04-21 + Snort community \
          (ravn-loaded subset); conformance: ../shared/conformance/suricata-verify/tests \
          (test rules + rules/heartbeat.rules, ravn-loaded subset); stream: \
-         tests/data/gen_stream_pcap.py + stream.rules; {jobs} jobs; \
+         tests/data/gen_stream_pcap.py + stream.rules; defrag: tests/data/gen_frag_pcap.py + \
+         frag.rules; {jobs} jobs; \
          work files in {}",
         work.display()
     );

@@ -7,7 +7,7 @@ use std::io::Cursor;
 
 use libfuzzer_sys::fuzz_target;
 use ravn::capture::{open_reader, Frame, LinkType, Timestamp};
-use ravn::decode::{Decoder, DecoderConfig};
+use ravn::decode::{Decoder, DecoderConfig, PktSrc};
 
 const LINKS: [LinkType; 8] = [
     LinkType::Ethernet,
@@ -21,15 +21,24 @@ const LINKS: [LinkType; 8] = [
 ];
 
 fn check(d: &ravn::decode::Decoded<'_>, data: &[u8]) {
-    // The views borrow the input; lengths stay within it; tunnelled packets come first,
-    // the captured packet last.
+    // The views borrow the input (a packet rebuilt from fragments: the defragmenter's
+    // buffer); lengths stay within it; tunnelled and rebuilt packets come first, the
+    // captured packet last.
     for p in d.packets() {
-        assert!(p.payload.len() <= data.len());
-        assert!(p.frame.len() <= data.len());
+        let max = if p.src == PktSrc::Defrag {
+            ravn::defrag::MAX_PACKET
+        } else {
+            data.len()
+        };
+        assert!(p.payload.len() <= max);
+        assert!(p.frame.len() <= max);
         assert!(p.vlan_count <= 3);
     }
     assert_eq!(d.root().depth, 0);
-    assert!(d.tunnelled().iter().all(|p| p.depth > 0));
+    assert!(d
+        .tunnelled()
+        .iter()
+        .all(|p| p.depth > 0 || p.src == PktSrc::Defrag));
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -46,14 +55,13 @@ fuzz_target!(|data: &[u8]| {
             data,
             orig_len: data.len() as u32,
         };
-        check(&dec.decode(&frame), data);
+        dec.decode_with(&frame, |d| check(d, data));
         check(&plain.decode(&frame), data);
     }
     if let Ok(mut src) = open_reader(Cursor::new(data.to_vec()), "fuzz") {
         let mut n = 0;
         while let Ok(Some(frame)) = src.next_frame() {
-            let d = dec.decode(&frame);
-            check(&d, frame.data);
+            dec.decode_with(&frame, |d| check(d, frame.data));
             n += 1;
             if n > 10_000 {
                 break;

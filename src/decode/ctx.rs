@@ -13,6 +13,7 @@ use std::mem::MaybeUninit;
 use super::packet::Packet;
 use super::stats::{Counter, DecodeStats};
 use super::DecoderConfig;
+use crate::defrag::Session;
 
 /// Layer counters remembered per packet, so that a TZSP transport can be un-counted.
 const TRAIL: usize = 32;
@@ -111,7 +112,6 @@ impl Events {
 pub(crate) struct Parent<'a> {
     pkt: Packet<'a>,
     invalid: bool,
-    first_fragment: bool,
     layers: u8,
     events: Events,
 }
@@ -124,11 +124,12 @@ pub(crate) struct Ctx<'s, 'a> {
     pub pkt: &'s mut Packet<'a>,
     /// Some event that makes the packet invalid was seen (Suricata's PKT_IS_INVALID).
     pub invalid: bool,
-    /// The innermost IP packet is a first fragment (more fragments follow): its layer 4
-    /// may be cut short by the fragment's end.
-    pub first_fragment: bool,
-    /// Tunnelled packets accepted so far, in the order Suricata processes them.
+    /// Tunnelled and reassembled packets accepted so far, in the order Suricata processes
+    /// them.
     pub out: &'s mut PacketList<'a>,
+    /// IP defragmentation: the fragments go there, rebuilt packets come back (borrowing its
+    /// output buffers for `'a`).
+    pub defrag: Session<'s, 'a>,
     layers: u8,
     events: Events,
     trail: [Counter; TRAIL],
@@ -141,14 +142,15 @@ impl<'s, 'a> Ctx<'s, 'a> {
         cfg: &'s DecoderConfig,
         out: &'s mut PacketList<'a>,
         pkt: &'s mut Packet<'a>,
+        defrag: Session<'s, 'a>,
     ) -> Ctx<'s, 'a> {
         Ctx {
             stats,
             cfg,
             pkt,
             invalid: false,
-            first_fragment: false,
             out,
+            defrag,
             layers: 0,
             events: Events::NONE,
             trail: [Counter::Pkts; TRAIL],
@@ -196,8 +198,13 @@ impl<'s, 'a> Ctx<'s, 'a> {
     /// packet and the tunnelled carriers still being decoded (one per level of depth below
     /// the captured packet); within the default budget of 16 layers it always does.
     pub fn can_spawn(&self) -> bool {
-        self.layers.saturating_add(1) < self.cfg.max_layers
-            && self.out.len() + usize::from(self.pkt.depth) < MAX_TUNNELLED
+        self.layers.saturating_add(1) < self.cfg.max_layers && self.has_room()
+    }
+
+    /// Whether the packet list has room for one more packet, keeping a place for each
+    /// carrier still being decoded.
+    pub fn has_room(&self) -> bool {
+        self.out.len() + usize::from(self.pkt.depth) < MAX_TUNNELLED
     }
 
     /// Starts decoding `child`, a packet carried by the current one; the current packet's
@@ -206,11 +213,19 @@ impl<'s, 'a> Ctx<'s, 'a> {
         let parent = Parent {
             pkt: std::mem::replace(self.pkt, child),
             invalid: std::mem::replace(&mut self.invalid, false),
-            first_fragment: std::mem::replace(&mut self.first_fragment, false),
             layers: self.layers,
             events: std::mem::replace(&mut self.events, Events::NONE),
         };
         self.layers = parent.layers.saturating_add(1);
+        parent
+    }
+
+    /// Starts decoding `child`, a packet rebuilt from fragments of the current one: like
+    /// `begin_child`, but with a layer budget of its own (Suricata decodes it as a new
+    /// packet).
+    pub fn begin_reassembled(&mut self, child: Packet<'a>) -> Parent<'a> {
+        let parent = self.begin_child(child);
+        self.layers = 0;
         parent
     }
 
@@ -223,7 +238,6 @@ impl<'s, 'a> Ctx<'s, 'a> {
             events.count(self.stats);
         }
         self.invalid = parent.invalid;
-        self.first_fragment = parent.first_fragment;
         self.layers = parent.layers;
         child
     }
@@ -243,7 +257,6 @@ impl<'s, 'a> Ctx<'s, 'a> {
         }
         self.trail_len = 0;
         self.layers = 0;
-        self.first_fragment = false;
         self.invalid = false;
         self.events = Events::NONE;
         self.out.clear();

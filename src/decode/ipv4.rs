@@ -1,14 +1,15 @@
-//! IPv4: header checks in Suricata's order, options (recorded as `ipopt` bits), fragments
-//! (no reassembly: a fragment with a non-zero offset has no layer 4).
+//! IPv4: header checks in Suricata's order, options (recorded as `ipopt` bits); a fragment
+//! (an offset or more to come) stops at its IP header and goes to the defragmenter.
 
 use std::net::IpAddr;
 
 use smoltcp::wire::Ipv4Packet;
 
 use super::ctx::{be16, Ctx};
-use super::ip;
 use super::packet::{ipopt, IpHdr};
 use super::stats::Counter;
+use super::{fragment, ip};
+use crate::defrag::Fragment;
 
 pub const HEADER_LEN: usize = 20;
 
@@ -72,10 +73,30 @@ pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) -> bool {
     cx.pkt.ip = Some(hdr);
     cx.pkt.l4 = Default::default();
     cx.pkt.payload = &[];
-    if hdr.frag_offset != 0 {
+    if hdr.is_fragment() {
+        // Suricata's DecodeIPV4: the rest is decoded upon reassembly
+        let (packet, at) = fragment::locate(cx.pkt.frame, data);
+        let f = Fragment {
+            v6: false,
+            src: hdr.src,
+            dst: hdr.dst,
+            id: hdr.id,
+            proto: hdr.proto,
+            vlan: cx.pkt.vlan,
+            ts: cx.pkt.ts,
+            packet,
+            ip_hdr_offset: at,
+            hlen,
+            frag_hdr_offset: 0,
+            data_offset: at + hlen,
+            data_len: iplen - hlen,
+            frag_offset: usize::from(hdr.frag_offset) * 8,
+            more_frags: hdr.frag_flags & 1 != 0,
+            nh_fix: None,
+        };
+        fragment::handle(cx, &f);
         return true;
     }
-    cx.first_fragment = hdr.frag_flags & 1 != 0;
     ip::decode_upper_v4(cx, hdr.proto, pkt.payload());
     true
 }

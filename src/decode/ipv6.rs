@@ -1,15 +1,16 @@
 //! IPv6 and its extension headers (hop-by-hop, routing, fragment, destination options, AH,
-//! mobility, HIP, shim6; "no next header" = 59). A fragment with a non-zero offset has no
-//! layer 4.
+//! mobility, HIP, shim6; "no next header" = 59). A fragment (a fragment header with an
+//! offset or more to come) stops at its fragment header and goes to the defragmenter.
 
 use std::net::IpAddr;
 
 use smoltcp::wire::Ipv6Packet;
 
 use super::ctx::{be16, be32, Ctx};
-use super::ip;
 use super::packet::IpHdr;
 use super::stats::Counter;
+use super::{fragment, ip};
+use crate::defrag::Fragment;
 
 pub const HEADER_LEN: usize = 40;
 
@@ -68,6 +69,8 @@ pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) -> bool {
     let mut off = 0usize;
     // Extension headers seen, for duplicate events.
     let (mut hop, mut rh, mut fh, mut ah, mut dst) = (false, false, false, false, 0u8);
+    // The length of the extension header before the current one.
+    let mut prev_len = 0usize;
     loop {
         let rest = &payload[off..];
         hdr.proto = nh;
@@ -123,33 +126,62 @@ pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) -> bool {
                 }
                 nh = rest[0];
                 off += len;
+                prev_len = len;
             }
             NH_FRAGMENT => {
                 if rest.len() < 8 {
                     cx.invalid(Counter::Ipv6TruncExthdr);
                     break;
                 }
-                if fh {
-                    cx.event(Counter::Ipv6ExthdrDuplFh);
-                }
-                fh = true;
                 if rest[1] != 0 {
                     cx.event(Counter::Ipv6FhNonZeroReservedField);
                 }
+                if fh {
+                    cx.event(Counter::Ipv6ExthdrDuplFh);
+                    nh = rest[0];
+                    off += 8;
+                    prev_len = 8;
+                    continue;
+                }
+                fh = true;
                 let fo = be16(rest, 2);
                 hdr.frag_offset = fo >> 3;
                 hdr.frag_flags = (fo & 1) as u8;
                 hdr.id = be32(rest, 4);
                 if hdr.frag_offset == 0 && hdr.frag_flags == 0 {
                     cx.event(Counter::Ipv6ExthdrUselessFh);
+                    nh = rest[0];
+                    off += 8;
+                    prev_len = 8;
+                    continue;
                 }
-                nh = rest[0];
-                off += 8;
-                if hdr.frag_offset != 0 {
-                    hdr.proto = nh;
-                    hdr.hdr_len = (HEADER_LEN + off) as u16;
-                    break;
+                // Suricata's DecodeIPV6ExtHdrs: the rest is decoded upon reassembly
+                if hdr.frag_flags != 0 && rest.len() % 8 != 0 {
+                    cx.event(Counter::Ipv6FragInvalidLength);
                 }
+                cx.pkt.ip = Some(hdr);
+                let (packet, at) = fragment::locate(cx.pkt.frame, data);
+                let fh_at = at + HEADER_LEN + off;
+                let f = Fragment {
+                    v6: true,
+                    src: hdr.src,
+                    dst: hdr.dst,
+                    id: hdr.id,
+                    proto: NH_FRAGMENT,
+                    vlan: cx.pkt.vlan,
+                    ts: cx.pkt.ts,
+                    packet,
+                    ip_hdr_offset: at,
+                    hlen: 0,
+                    frag_hdr_offset: fh_at,
+                    data_offset: fh_at + 8,
+                    data_len: rest.len() - 8,
+                    frag_offset: usize::from(fo & 0xfff8),
+                    more_frags: hdr.frag_flags != 0,
+                    nh_fix: (off > 0 && prev_len > 0).then(|| (fh_at - prev_len, rest[0])),
+                };
+                fragment::handle(cx, &f);
+                return true;
             }
             NH_NONE => {
                 if !rest.is_empty() {
@@ -159,7 +191,6 @@ pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) -> bool {
             }
             _ => {
                 cx.pkt.ip = Some(hdr);
-                cx.first_fragment = hdr.frag_flags & 1 != 0;
                 ip::decode_upper_v6(cx, nh, rest, off > 0);
                 return true;
             }

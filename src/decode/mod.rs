@@ -6,10 +6,13 @@
 //! capture: its frame replaces the transport. Tunnels are Suricata's: GRE, IPv6 in IPv4, IPv4
 //! and IPv6 in IPv6, Teredo, VXLAN and Geneve each yield a packet of their own (`tunnel.rs`),
 //! so one frame decodes to the captured packet plus the packets it carries (`Decoded`).
-//! NSH and MPLS are layers, not tunnels: they stay in the one packet.
+//! NSH and MPLS are layers, not tunnels: they stay in the one packet. IP fragments go to the
+//! defragmenter (`crate::defrag`, via `fragment.rs`); a packet they complete is a packet of
+//! its own too, borrowing the defragmenter's output buffer.
 
 mod ctx;
 mod ethernet;
+mod fragment;
 mod geneve;
 mod gre;
 mod icmp;
@@ -36,6 +39,7 @@ pub use packet::{IcmpHdr, IpHdr, Packet, PktSrc, TcpHdr, UdpHdr, L4};
 pub use stats::{Counter, DecodeStats};
 
 use crate::capture::Frame;
+use crate::defrag::{Defrag, DefragConfig, Session};
 use ctx::{Ctx, PacketList};
 
 /// The UDP port MikroTik streams TZSP to.
@@ -113,6 +117,8 @@ pub struct DecoderConfig {
     pub vxlan: UdpTunnel,
     pub geneve: UdpTunnel,
     pub teredo: UdpTunnel,
+    /// IP defragmentation (`defrag.*`).
+    pub defrag: DefragConfig,
 }
 
 impl Default for DecoderConfig {
@@ -125,13 +131,15 @@ impl Default for DecoderConfig {
             vxlan: UdpTunnel::on_ports(&[VXLAN_DEFAULT_PORT]),
             geneve: UdpTunnel::on_ports(&[GENEVE_DEFAULT_PORT]),
             teredo: UdpTunnel::on_ports(&[TEREDO_DEFAULT_PORT]),
+            defrag: DefragConfig::default(),
         }
     }
 }
 
 /// The packets one frame decodes to, in the order Suricata processes them: the tunnelled
-/// packets first (the innermost first), the captured packet last. Without tunnels, just the
-/// captured packet.
+/// packets first (the innermost first) and the packets rebuilt from fragments (each right
+/// before the packet whose fragment completed it), the captured packet last. Without
+/// tunnels or fragments, just the captured packet.
 #[derive(Debug, Clone)]
 pub struct Decoded<'a> {
     tunnelled: PacketList<'a>,
@@ -168,18 +176,19 @@ impl<'a> Decoded<'a> {
         self.tunnelled.first().unwrap_or(&self.root)
     }
 
-    /// Tunnelled packets (all but the captured one), in processing order.
+    /// Tunnelled and reassembled packets (all but the captured one), in processing order.
     #[inline]
     pub fn tunnelled(&self) -> &[Packet<'a>] {
         &self.tunnelled
     }
 }
 
-/// Decodes frames into `Packet`s and counts what it saw.
-#[derive(Debug, Clone, Default)]
+/// Decodes frames into `Packet`s and counts what it saw; holds the defragmenter.
+#[derive(Debug, Default)]
 pub struct Decoder {
     pub stats: DecodeStats,
     config: DecoderConfig,
+    pub defrag: Defrag,
 }
 
 impl Decoder {
@@ -192,6 +201,7 @@ impl Decoder {
         Decoder {
             stats: DecodeStats::default(),
             config,
+            defrag: Defrag::new(config.defrag),
         }
     }
 
@@ -199,66 +209,99 @@ impl Decoder {
         &self.config
     }
 
-    /// Decodes one frame into the captured packet and the packets its tunnels carry. The
-    /// captured packet is always there: with `ip: None` / `l4: L4::None` where decoding
+    /// Decodes one frame into the captured packet and the packets its tunnels carry: the
+    /// packets that borrow the frame. Fragments are tracked, but a packet they complete is
+    /// not rebuilt (it would borrow the decoder): `decode_with` gives it.
+    ///
+    /// The captured packet is always there: with `ip: None` / `l4: L4::None` where decoding
     /// stopped, the reason counted in `stats`.
     ///
     /// TZSP: a UDP datagram to the TZSP port carrying an Ethernet frame is replaced by that
     /// frame (`tzsp: true`, `frame`/`len` the inner frame, timestamp the outer one); the
     /// transport's layer counters are taken back, so the stats describe the mirrored traffic
-    /// (plus `tzsp.packets`). Malformed TZSP is counted and the outer packet returned, as is
-    /// TZSP in an IP fragment (`tzsp.fragmented`: a mirrored frame too big for one datagram).
+    /// (plus `tzsp.packets`). Malformed TZSP is counted and the outer packet returned; TZSP in
+    /// IP fragments is reassembled but not decapsulated (`tzsp.fragmented`: a mirrored frame
+    /// too big for one datagram).
     pub fn decode<'a>(&mut self, frame: &Frame<'a>) -> Decoded<'a> {
-        self.decode_with(frame, |d| d.clone())
-    }
-
-    /// `decode`, handing the packets to `f` where they were decoded: the hot path, which
-    /// copies no packet list.
-    #[inline]
-    pub fn decode_with<'a, R>(
-        &mut self,
-        frame: &Frame<'a>,
-        f: impl FnOnce(&Decoded<'a>) -> R,
-    ) -> R {
+        let Decoder {
+            stats,
+            config,
+            defrag,
+        } = self;
         let mut out = Decoded {
             tunnelled: PacketList::new(),
             root: Packet::new(frame.ts, frame.data),
         };
-        self.decode_into(frame, &mut out);
-        f(&out)
+        decode_into(
+            stats,
+            config,
+            defrag.session_without_output(),
+            frame,
+            &mut out,
+        );
+        out
     }
 
-    fn decode_into<'a>(&mut self, frame: &Frame<'a>, out: &mut Decoded<'a>) {
-        let cfg = &self.config;
-        let mut cx = Ctx::new(&mut self.stats, cfg, &mut out.tunnelled, &mut out.root);
-        link::decode(&mut cx, frame.link, frame.data);
-        if cfg.tzsp {
-            if let L4::Udp(u) = cx.pkt.l4 {
-                if u.dst_port == cfg.tzsp_port {
-                    decapsulate_tzsp(&mut cx);
-                }
+    /// `decode` with the packets rebuilt from fragments (borrowing the defragmenter's
+    /// output buffers), handed to `f` where they were decoded: the hot path, which copies
+    /// no packet list.
+    #[inline]
+    pub fn decode_with<R>(&mut self, frame: &Frame<'_>, f: impl FnOnce(&Decoded<'_>) -> R) -> R {
+        let Decoder {
+            stats,
+            config,
+            defrag,
+        } = self;
+        let session = defrag.session();
+        let mut out = Decoded {
+            tunnelled: PacketList::new(),
+            root: Packet::new(frame.ts, frame.data),
+        };
+        decode_into(stats, config, session, frame, &mut out);
+        f(&out)
+    }
+}
+
+fn decode_into<'a>(
+    stats: &mut DecodeStats,
+    cfg: &DecoderConfig,
+    defrag: Session<'_, 'a>,
+    frame: &Frame<'_>,
+    out: &mut Decoded<'a>,
+) {
+    let data: &'a [u8] = out.root.frame;
+    let mut cx = Ctx::new(stats, cfg, &mut out.tunnelled, &mut out.root, defrag);
+    link::decode(&mut cx, frame.link, data);
+    if cfg.tzsp {
+        if let L4::Udp(u) = cx.pkt.l4 {
+            if u.dst_port == cfg.tzsp_port {
+                decapsulate_tzsp(&mut cx);
             }
         }
-        cx.count_events();
-        let invalid = cx.invalid;
-        let len = u64::from(out.root.len);
-        let s = &mut self.stats;
-        s.inc(Counter::Pkts);
-        s.add(Counter::Bytes, len);
-        s.max(Counter::MaxPktSize, len);
-        if invalid {
-            s.inc(Counter::Invalid);
+        // A datagram rebuilt from fragments is not decapsulated.
+        let tzsp_port = cfg.tzsp_port;
+        let fragmented = cx
+            .out
+            .iter()
+            .filter(|p| p.src == PktSrc::Defrag && p.depth == 0)
+            .filter(|p| p.udp().is_some_and(|u| u.dst_port == tzsp_port))
+            .count();
+        for _ in 0..fragmented {
+            cx.stats.inc(Counter::TzspFragmented);
         }
+    }
+    cx.count_events();
+    let invalid = cx.invalid;
+    let len = u64::from(out.root.len);
+    stats.inc(Counter::Pkts);
+    stats.add(Counter::Bytes, len);
+    stats.max(Counter::MaxPktSize, len);
+    if invalid {
+        stats.inc(Counter::Invalid);
     }
 }
 
 fn decapsulate_tzsp(cx: &mut Ctx<'_, '_>) {
-    if cx.pkt.ip.is_some_and(|ip| ip.is_fragment()) {
-        // Without reassembly only the start of the mirrored frame is here: counted, and the
-        // outer packet left as it is.
-        cx.stats.inc(Counter::TzspFragmented);
-        return;
-    }
     match tzsp::decapsulate_any(cx.pkt.payload) {
         Ok((encap, inner)) => {
             let mut pkt = Packet::new(cx.pkt.ts, inner);

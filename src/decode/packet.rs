@@ -132,6 +132,8 @@ pub enum PktSrc {
     Teredo,
     Vxlan,
     Geneve,
+    /// Rebuilt from IP fragments (Suricata's PKT_SRC_DEFRAG): at the fragments' depth.
+    Defrag,
 }
 
 impl PktSrc {
@@ -145,6 +147,7 @@ impl PktSrc {
             PktSrc::Teredo => "teredo tunnel",
             PktSrc::Vxlan => "vxlan encapsulation",
             PktSrc::Geneve => "geneve encapsulation",
+            PktSrc::Defrag => "defrag",
         }
     }
 }

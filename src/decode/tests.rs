@@ -410,16 +410,20 @@ fn ipv4_header_checks() {
 }
 
 #[test]
-fn ipv4_fragments() {
+fn ipv4_fragments_stop_at_the_ip_header() {
+    // Suricata's DecodeIPV4: a fragment (more to come, or an offset) goes to Defrag() and
+    // is not decoded further, the first one included
     let first = eth(
         0x0800,
         &ipv4_full(6, &[], 0x2000, &tcp(tcpflag::ACK, &[], b"ab")),
     );
-    let (p, _) = decode(&first);
+    let (p, s) = decode(&first);
     let ip = p.ip.unwrap();
     assert!(ip.is_fragment());
-    assert_eq!((ip.frag_flags, ip.frag_offset), (1, 0));
-    assert!(p.tcp().is_some(), "the first fragment has its L4");
+    assert_eq!((ip.frag_flags, ip.frag_offset, ip.proto), (1, 0, 6));
+    assert_eq!(p.l4, L4::None);
+    assert!(!p.wants_flow);
+    assert_eq!(s[Counter::Tcp], 0);
 
     let later = eth(
         0x0800,
@@ -434,6 +438,81 @@ fn ipv4_fragments() {
     assert_eq!(s[Counter::Invalid], 0);
 }
 
+#[test]
+fn ipv4_fragments_are_reassembled_into_a_packet_of_their_own() {
+    let dgram = udp(4444, 5555, b"0123456789abcdefFRAGMENTED!");
+    let (a, b) = dgram.split_at(16);
+    let f1 = eth(0x0800, &ipv4_full(17, &[], 0x2000, a));
+    let f2 = eth(0x0800, &ipv4_full(17, &[], 2, b));
+    let mut d = Decoder::new();
+    let ts = |secs| Timestamp { secs, nanos: 0 };
+    let n = d.decode_with(
+        &Frame {
+            ts: ts(1),
+            ..frame(LinkType::Ethernet, &f1)
+        },
+        |x| x.len(),
+    );
+    assert_eq!(n, 1, "the first fragment alone");
+    d.decode_with(
+        &Frame {
+            ts: ts(2),
+            ..frame(LinkType::Ethernet, &f2)
+        },
+        |x| {
+            assert_eq!(x.len(), 2);
+            let r = &x.tunnelled()[0];
+            assert_eq!(r.src, PktSrc::Defrag);
+            assert_eq!(r.depth, 0);
+            assert_eq!(r.ts, ts(2));
+            let u = r.udp().expect("udp");
+            assert_eq!((u.src_port, u.dst_port), (4444, 5555));
+            assert_eq!(r.payload, b"0123456789abcdefFRAGMENTED!");
+            assert_eq!(r.len as usize, 14 + 20 + dgram.len());
+            let ip = r.ip.unwrap();
+            assert!(!ip.is_fragment());
+            assert!(r.wants_flow);
+            assert_eq!(x.root().l4, L4::None);
+        },
+    );
+    let s = &d.stats;
+    assert_eq!(
+        (s[Counter::Pkts], s[Counter::Ipv4], s[Counter::Udp]),
+        (2, 3, 1)
+    );
+    assert_eq!(s[Counter::Ethernet], 2);
+    let ds = d.defrag.stats();
+    assert_eq!((ds.ipv4_fragments, ds.ipv4_reassembled), (2, 1));
+    // `decode` tracks fragments but does not rebuild packets
+    let mut d = Decoder::new();
+    d.decode(&frame(LinkType::Ethernet, &f1));
+    let x = d.decode(&frame(LinkType::Ethernet, &f2));
+    assert_eq!(x.len(), 1);
+    assert_eq!(d.defrag.stats().ipv4_reassembled, 0);
+}
+
+#[test]
+fn fragment_events() {
+    // overlapping fragments
+    let dgram = udp(1, 2, &[7u8; 24]);
+    let f1 = eth(0x0800, &ipv4_full(17, &[], 0x2000, &dgram[..16]));
+    let f2 = eth(0x0800, &ipv4_full(17, &[], 0x2001, &dgram[8..24]));
+    let mut d = Decoder::new();
+    d.decode(&frame(LinkType::Ethernet, &f1));
+    d.decode(&frame(LinkType::Ethernet, &f2));
+    assert_eq!(d.stats[Counter::Ipv4FragOverlap], 1);
+    // past 65535 bytes
+    let (_, s) = decode(&eth(0x0800, &ipv4_full(17, &[], 0x1fff, &[0; 16])));
+    assert_eq!(s[Counter::Ipv4FragPktTooLarge], 1);
+    // IPv6: more to come, not a multiple of 8 bytes
+    let mut chain = frag6(17, 0, true, 5);
+    chain.extend_from_slice(&[0; 13]);
+    let (p, s) = decode(&eth(0x86dd, &ipv6(44, &chain)));
+    assert_eq!(s[Counter::Ipv6FragInvalidLength], 1);
+    assert_eq!(p.ip.unwrap().proto, 44);
+    assert_eq!(p.l4, L4::None);
+}
+
 // ---- IPv6 -------------------------------------------------------------------------------
 
 #[test]
@@ -441,7 +520,7 @@ fn ipv6_extension_headers() {
     let mut chain = ext(60, &[1, 0]); // hop-by-hop -> dstopts
     chain.extend(ext(43, &[1, 0])); // dstopts -> routing
     chain.extend(ext(44, &[4, 0])); // routing (type 4) -> fragment
-    chain.extend(frag6(6, 0, true, 0xabcdef)); // first fragment -> tcp
+    chain.extend(frag6(6, 0, false, 0xabcdef)); // a fragment header alone -> tcp
     chain.extend(tcp(tcpflag::PSH | tcpflag::ACK, &[], b"six"));
     let (p, s) = decode(&eth(0x86dd, &ipv6(0, &chain)));
     let ip = p.ip.expect("ip");
@@ -450,16 +529,17 @@ fn ipv6_extension_headers() {
     assert_eq!(ip.dst, IpAddr::V6(Ipv6Addr::from(B6)));
     assert_eq!((ip.proto, ip.ttl, ip.tos), (6, 55, 0x02));
     assert_eq!(ip.hdr_len, 40 + 8 + 8 + 8 + 8);
-    assert_eq!((ip.id, ip.frag_flags, ip.frag_offset), (0xabcdef, 1, 0));
+    assert_eq!((ip.id, ip.frag_flags, ip.frag_offset), (0xabcdef, 0, 0));
     assert_eq!(p.payload, b"six");
+    assert_eq!(s[Counter::Ipv6ExthdrUselessFh], 1);
     assert_eq!(s[Counter::Invalid], 0);
 
-    // Non-first fragment: no L4.
+    // A fragment: no L4; the protocol is the fragment header's (Suricata's p->proto).
     let mut chain = frag6(17, 100, false, 9);
     chain.extend_from_slice(&[0; 16]);
     let (p, s) = decode(&eth(0x86dd, &ipv6(44, &chain)));
     let ip = p.ip.unwrap();
-    assert_eq!((ip.proto, ip.frag_offset, ip.hdr_len), (17, 100, 48));
+    assert_eq!((ip.proto, ip.frag_offset, ip.hdr_len), (44, 100, 40));
     assert_eq!(p.l4, L4::None);
     assert_eq!(s[Counter::Udp], 0);
 
@@ -1147,13 +1227,28 @@ fn tzsp_problems_leave_the_outer_packet() {
 }
 
 #[test]
-fn tzsp_in_a_fragment_is_counted_not_decapsulated() {
+fn tzsp_in_fragments_is_reassembled_counted_not_decapsulated() {
     let inner = eth(0x0800, &ipv4(17, &udp(1, 2, b"x")));
     let dgram = udp(37008, 37008, &tzsp(1, &[1], &inner));
-    let (p, s) = decode(&eth(0x0800, &ipv4_full(17, &[], 0x2000, &dgram)));
-    assert!(!p.tzsp);
-    assert_eq!(s[Counter::TzspFragmented], 1);
-    assert_eq!(s[Counter::TzspPackets], 0);
+    let (a, b) = dgram.split_at(16);
+    let mut d = Decoder::new();
+    d.decode_with(
+        &frame(
+            LinkType::Ethernet,
+            &eth(0x0800, &ipv4_full(17, &[], 0x2000, a)),
+        ),
+        |_| (),
+    );
+    d.decode_with(
+        &frame(LinkType::Ethernet, &eth(0x0800, &ipv4_full(17, &[], 2, b))),
+        |x| {
+            assert_eq!(x.len(), 2);
+            assert!(!x.root().tzsp);
+            assert_eq!(x.tunnelled()[0].udp().unwrap().dst_port, 37008);
+        },
+    );
+    assert_eq!(d.stats[Counter::TzspFragmented], 1);
+    assert_eq!(d.stats[Counter::TzspPackets], 0);
 }
 
 #[test]
@@ -1362,15 +1457,9 @@ fn stats_visit_in_suricata_order() {
 }
 
 #[test]
-fn first_fragment_keeps_a_cut_udp_header() {
+fn a_cut_udp_header_is_invalid() {
     let mut dgram = udp(4444, 5555, &[7u8; 64]);
     dgram.truncate(40);
-    let (p, s) = decode(&eth(0x0800, &ipv4_full(17, &[], 0x2000, &dgram)));
-    let u = p.udp().expect("udp");
-    assert_eq!((u.src_port, u.dst_port, u.len), (4444, 5555, 72));
-    assert_eq!(p.payload.len(), 32);
-    assert_eq!(s[Counter::Invalid], 0);
-    // Not a fragment: the same datagram is too small.
     let (p, s) = decode(&eth(0x0800, &ipv4_full(17, &[], 0, &dgram)));
     assert!(p.udp().is_none());
     assert_eq!(s[Counter::UdpPktTooSmall], 1);

@@ -16,24 +16,19 @@ pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) {
         return;
     }
     let ulen = usize::from(be16(data, 4));
-    let end = if cx.first_fragment && ulen > data.len() {
-        // A first fragment holds only the start of the datagram: take what is there.
-        data.len()
-    } else {
-        if data.len() < ulen {
-            cx.invalid(Counter::UdpPktTooSmall);
-            return;
-        }
-        if ulen < HEADER_LEN {
-            cx.invalid(Counter::UdpLenInvalid);
-            return;
-        }
-        if data.len() != ulen {
-            // Still decoded; only an event.
-            cx.event(Counter::UdpHlenInvalid);
-        }
-        ulen
-    };
+    if data.len() < ulen {
+        cx.invalid(Counter::UdpPktTooSmall);
+        return;
+    }
+    if ulen < HEADER_LEN {
+        cx.invalid(Counter::UdpLenInvalid);
+        return;
+    }
+    if data.len() != ulen {
+        // Still decoded; only an event.
+        cx.event(Counter::UdpHlenInvalid);
+    }
+    let end = ulen;
     // HEADER_LEN <= end <= data.len() from here on.
     let dgram = &data[..end];
     let (sp, dp) = (be16(dgram, 0), be16(dgram, 2));

@@ -43,7 +43,10 @@ pub fn matches(m: &Match, p: &Packet<'_>) -> bool {
             IpProtoMatch::Gt(v) => ip.proto > v,
         }),
         Match::SameIp => p.ip.is_some_and(|ip| ip.src == ip.dst),
-        Match::FragBits(f) => p.ip.is_some_and(|ip| frag_bits(f, ip.frag_flags)),
+        // IPv4 only, as Suricata's DetectFragBitsMatch
+        Match::FragBits(f) => {
+            p.ip.is_some_and(|ip| ip.version == 4 && frag_bits(f, ip.frag_flags))
+        }
         Match::Window { value, negated } => {
             p.tcp().is_some_and(|t| (t.window == *value) != *negated)
         }

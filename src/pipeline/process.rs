@@ -8,7 +8,8 @@ use log::warn;
 
 use crate::capture::{Frame, Timestamp};
 use crate::config::Config;
-use crate::decode::{DecodeStats, Decoder, IpHdr, Packet, TcpHdr, L4};
+use crate::decode::{DecodeStats, Decoder, IpHdr, Packet, PktSrc, TcpHdr, L4};
+use crate::defrag::DefragStats;
 use crate::detect::{
     DetectStats, Engine, EngineOptions, FlowCtx, PacketAlerts, StreamData, StreamView,
 };
@@ -54,6 +55,7 @@ pub struct ProcessorStats {
     pub suppressed: u64,
     pub stream: StreamStats,
     pub reassembly_memuse: u64,
+    pub defrag: DefragStats,
 }
 
 impl ProcessorStats {
@@ -77,6 +79,7 @@ impl ProcessorStats {
         c.push("tcp.reassembly_gap", self.stream.gap);
         c.push("tcp.overlap", self.stream.overlap);
         c.push("tcp.reassembly_memuse", self.reassembly_memuse);
+        self.defrag.for_each_suricata(|name, v| c.push(name, v));
         c.push("detect.alert", self.detect.alerts);
         c.push(
             "detect.alert_queue_overflow",
@@ -206,7 +209,9 @@ impl Processor {
                         w.seen(p.payload, ts_us);
                     }
                 }
-                let at = if p.depth == 0 {
+                // a reassembled packet has EVE's tunnel object even at depth 0 (Suricata
+                // sets it up as a tunnel packet of the fragment that completed it)
+                let at = if p.depth == 0 && p.src != PktSrc::Defrag {
                     Origin {
                         pcap_cnt,
                         pkt_src,
@@ -270,6 +275,7 @@ impl Processor {
             suppressed: engine.suppressed(),
             stream: self.flows.stream.stats,
             reassembly_memuse: self.flows.stream.memuse(),
+            defrag: *self.decoder.defrag.stats(),
         }
     }
 }
@@ -421,7 +427,11 @@ impl Out {
             L4::Icmp(i) => Some((i.icmp_type, i.code)),
             _ => None,
         };
-        let ports = p.ports();
+        // TCP, UDP and SCTP have ports in EVE even when the header is not there (a fragment):
+        // 0, as Suricata prints them
+        let ports = p
+            .ports()
+            .or_else(|| matches!(ip.proto, 6 | 17 | 132).then_some((0, 0)));
         let [app_proto, app_proto_ts, app_proto_tc] =
             flow.map(|(f, _)| f.app_names()).unwrap_or_default();
         let mut n = 0;

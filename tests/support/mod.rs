@@ -131,15 +131,20 @@ pub fn gen_traffic(shared: &Path, out: &Path, packets: u64, seed: u64) -> Result
 
 /// Write the tunnelled-traffic capture (`tests/data/gen_tunnel_pcap.py`, scapy) to `out`.
 pub fn gen_tunnel_pcap(out: &Path) {
+    gen_pcap("gen_tunnel_pcap.py", out);
+}
+
+/// Writes the capture of `tests/data/<script>` (scapy) to `out`.
+pub fn gen_pcap(script: &str, out: &Path) {
     require_scapy();
     let o = Command::new("python3")
-        .arg(crate_root().join("tests/data/gen_tunnel_pcap.py"))
+        .arg(crate_root().join("tests/data").join(script))
         .arg(out)
         .output()
         .unwrap_or_else(|e| panic!("python3: {e}"));
     assert!(
         o.status.success(),
-        "gen_tunnel_pcap.py {} failed: {}{}",
+        "{script} {} failed: {}{}",
         out.display(),
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
