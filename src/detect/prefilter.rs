@@ -218,9 +218,21 @@ const MAX_PORT_GROUPS: usize = 24;
 const TCP_WHITELIST: &[u16] = &[53, 80, 139, 443, 445, 1433, 3306, 3389, 6666, 6667, 8080];
 const UDP_WHITELIST: &[u16] = &[53, 135, 5060];
 
+/// The starts of the elementary intervals that the inclusive ranges `(lo, hi)` (within
+/// `0..=max`) cut `0..=max` into: 0, every `lo` and every `hi + 1` up to `max`, ascending.
+fn interval_starts(ranges: impl Iterator<Item = (u64, u64)>, max: u64) -> Vec<u64> {
+    let mut b: Vec<u64> = std::iter::once(0)
+        .chain(ranges.flat_map(|(lo, hi)| [lo, hi + 1]))
+        .filter(|&x| x <= max)
+        .collect();
+    b.sort_unstable();
+    b.dedup();
+    b
+}
+
 /// The keyed list of the interval containing `port`.
-fn lists_of<'a>(bounds: &[u32], lists: &'a [Vec<u32>], port: u16) -> Option<&'a Vec<u32>> {
-    let i = bounds.partition_point(|&s| s <= port as u32);
+fn lists_of<'a>(bounds: &[u64], lists: &'a [Vec<u32>], port: u16) -> Option<&'a Vec<u32>> {
+    let i = bounds.partition_point(|&s| s <= port as u64);
     i.checked_sub(1).map(|i| &lists[i])
 }
 
@@ -670,16 +682,13 @@ impl Prefilter {
                     continue;
                 }
                 // elementary intervals of the keyed port sets
-                let mut bounds: Vec<u32> = vec![0];
-                for (ps, _) in &keyed {
-                    for &(lo, hi) in &ps.ranges {
-                        bounds.push(lo as u32);
-                        bounds.push(hi as u32 + 1);
-                    }
-                }
-                bounds.sort_unstable();
-                bounds.dedup();
-                bounds.retain(|&x| x <= u16::MAX as u32);
+                let bounds = interval_starts(
+                    keyed
+                        .iter()
+                        .flat_map(|(ps, _)| ps.ranges.iter())
+                        .map(|&(lo, hi)| (lo as u64, hi as u64)),
+                    u16::MAX as u64,
+                );
                 // each interval's keyed signatures (indexes into `keyed`)
                 let lists: Vec<Vec<u32>> = bounds
                     .iter()
@@ -717,16 +726,20 @@ impl Prefilter {
                 rest.dedup();
                 let mut starts = Vec::with_capacity(bounds.len());
                 let mut group = Vec::with_capacity(bounds.len());
+                // the group of each keyed list, built once however many intervals share it
+                let mut group_of: std::collections::HashMap<&Vec<u32>, u32> = Default::default();
                 for (&x, l) in bounds.iter().zip(&lists) {
                     let g = if l.is_empty() {
                         portless
                     } else {
                         let ids = if own.contains(&l) { l } else { &rest };
-                        let mut members = unkeyed.clone();
-                        members.extend(ids.iter().map(|&i| keyed[i as usize].1));
-                        members.sort_unstable_by_key(|e| e.0);
-                        members.dedup_by_key(|e| e.0);
-                        add_group(members, &mut groups)
+                        *group_of.entry(ids).or_insert_with(|| {
+                            let mut members = unkeyed.clone();
+                            members.extend(ids.iter().map(|&i| keyed[i as usize].1));
+                            members.sort_unstable_by_key(|e| e.0);
+                            members.dedup_by_key(|e| e.0);
+                            add_group(members, &mut groups)
+                        })
                     };
                     // merge neighbouring intervals of the same group
                     if group.last() != Some(&g) {
@@ -901,16 +914,13 @@ impl AddrIndex {
             })
         };
         // v4
-        let mut b4: Vec<u64> = vec![0];
-        for (a, _) in entries {
-            for &(lo, hi) in &a.v4 {
-                b4.push(lo as u64);
-                b4.push(hi as u64 + 1);
-            }
-        }
-        b4.sort_unstable();
-        b4.dedup();
-        b4.retain(|&b| b <= u32::MAX as u64);
+        let b4 = interval_starts(
+            entries
+                .iter()
+                .flat_map(|(a, _)| a.v4.iter())
+                .map(|&(lo, hi)| (lo as u64, hi as u64)),
+            u32::MAX as u64,
+        );
         // sweep: sort range events to build covering lists without O(n*m) scans
         let mut ev4: Vec<(u32, u32, u32)> = Vec::new(); // (lo, hi, sig)
         for (a, s) in entries {
