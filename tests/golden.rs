@@ -3,6 +3,8 @@
 //! field except flow_id, every EVE record valid against Suricata's schema).
 //! When `../shared` is absent (a user's fresh clone) the tests say so and pass vacuously.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -25,18 +27,9 @@ fn tmpdir(name: &str) -> PathBuf {
 
 /// Run `ravn replay` the way COMMAND.txt ran Suricata (HOME_NET=[192.168.0.0/16]).
 fn replay(pcap: &Path, rules: &Path, out: &Path) {
-    let st = Command::new(env!("CARGO_BIN_EXE_ravn"))
-        .env("TZ", "UTC")
-        .args(["replay", "-r"])
-        .arg(pcap)
-        .arg("-S")
-        .arg(rules)
-        .arg("-l")
-        .arg(out)
-        .args(["--set", "vars.address-groups.HOME_NET=[192.168.0.0/16]"])
-        .status()
-        .expect("run ravn");
-    assert!(st.success(), "ravn replay failed: {st}");
+    let mut cmd = support::ravn_replay_plain(pcap, rules, out);
+    cmd.args(["--set", "vars.address-groups.HOME_NET=[192.168.0.0/16]"]);
+    support::run_ok(cmd, "ravn replay");
 }
 
 fn eve_alerts(path: &Path) -> Vec<serde_json::Value> {

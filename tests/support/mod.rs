@@ -189,9 +189,8 @@ pub fn suricata_replay(shared: &Path, pcap: &Path, rules: &Path, out: &Path) -> 
     cmd
 }
 
-/// `ravn replay` of `pcap` with `rules` into `out`, in UTC, with `ravn_sets`. Callers add
-/// their own options.
-pub fn ravn_replay(shared: &Path, pcap: &Path, rules: &Path, out: &Path) -> Command {
+/// `ravn replay` of `pcap` with `rules` into `out`, in UTC. Callers add their own options.
+pub fn ravn_replay_plain(pcap: &Path, rules: &Path, out: &Path) -> Command {
     let mut cmd = Command::new(ravn_bin());
     cmd.env("TZ", "UTC")
         .args(["replay", "-r"])
@@ -199,8 +198,14 @@ pub fn ravn_replay(shared: &Path, pcap: &Path, rules: &Path, out: &Path) -> Comm
         .arg("-S")
         .arg(rules)
         .arg("-l")
-        .arg(out)
-        .args(ravn_sets(shared));
+        .arg(out);
+    cmd
+}
+
+/// `ravn_replay_plain` with `ravn_sets` (the reference classification and reference files).
+pub fn ravn_replay(shared: &Path, pcap: &Path, rules: &Path, out: &Path) -> Command {
+    let mut cmd = ravn_replay_plain(pcap, rules, out);
+    cmd.args(ravn_sets(shared));
     cmd
 }
 
