@@ -914,6 +914,17 @@ mod tests {
     use crate::capture::{Frame, LinkType};
     use crate::decode::{Decoded, Decoder};
 
+    /// `bytes` as a raw-IP frame captured at second `secs`, decoded.
+    fn decode_raw(dec: &mut Decoder, bytes: Vec<u8>, secs: i64) -> Decoded<'static> {
+        let data: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        dec.decode(&Frame {
+            ts: Timestamp { secs, nanos: 0 },
+            link: LinkType::Raw,
+            data,
+            orig_len: data.len() as u32,
+        })
+    }
+
     /// Raw IPv4 + UDP between 10.0.0.1 and 10.0.0.2 (`up`: from .1), as a decoded frame.
     fn udp(dec: &mut Decoder, up: bool, sp: u16, dp: u16, payload: &[u8]) -> Decoded<'static> {
         let (a, b) = if up { (1, 2) } else { (2, 1) };
@@ -927,13 +938,7 @@ mod tests {
         v.extend_from_slice(&(8 + payload.len() as u16).to_be_bytes());
         v.extend_from_slice(&[0, 0]);
         v.extend_from_slice(payload);
-        let data: &'static [u8] = Box::leak(v.into_boxed_slice());
-        dec.decode(&Frame {
-            ts: Timestamp { secs: 1, nanos: 0 },
-            link: LinkType::Raw,
-            data,
-            orig_len: data.len() as u32,
-        })
+        decode_raw(dec, v, 1)
     }
 
     /// A DNS query for example.com.
@@ -1028,13 +1033,7 @@ mod tests {
         v.extend_from_slice(&q.1.to_be_bytes());
         v.extend_from_slice(&q.3.to_be_bytes());
         v.extend_from_slice(&[0, 13, 0, 0]);
-        let data: &'static [u8] = Box::leak(v.into_boxed_slice());
-        dec.decode(&Frame {
-            ts: Timestamp { secs: 2, nanos: 0 },
-            link: LinkType::Raw,
-            data,
-            orig_len: data.len() as u32,
-        })
+        decode_raw(dec, v, 2)
     }
 
     #[test]
