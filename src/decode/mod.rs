@@ -286,9 +286,7 @@ fn decode_into<'a>(
             .filter(|p| p.src == PktSrc::Defrag && p.depth == 0)
             .filter(|p| p.udp().is_some_and(|u| u.dst_port == tzsp_port))
             .count();
-        for _ in 0..fragmented {
-            cx.stats.inc(Counter::TzspFragmented);
-        }
+        cx.stats.add(Counter::TzspFragmented, fragmented as u64);
     }
     cx.count_events();
     let invalid = cx.invalid;
