@@ -112,14 +112,14 @@ struct Single {
     finder: memchr::memmem::Finder<'static>,
 }
 
-/// The positions where some pattern of a group may start: Teddy (a few SIMD passes over
-/// the folded haystack for the lowercased patterns) when there are few enough patterns,
+/// The positions where some pattern of a group may start: Teddy (one SIMD pass over the
+/// folded haystack for the lowercased patterns) when there are few enough patterns,
 /// else a 65536-bit table of the hashes of the patterns' first four bytes (case-folded)
 /// that rejects almost every position with one bit test. At a position found, the slots
 /// whose pattern starts with the bytes there (two for Teddy, four for the table) are
 /// compared in place.
 struct Bigram {
-    teddy: Vec<aho_corasick::packed::Searcher>,
+    teddy: Option<aho_corasick::packed::Searcher>,
     /// Only when there is no Teddy.
     bits: Option<Box<[u64; 1024]>>,
     /// (key, first index into `order`, end); the key is the first two bytes with Teddy,
@@ -151,10 +151,10 @@ impl Bigram {
     fn build(idx: &[u32], slots: &[Slot], patterns: &[Pattern], bits_ok: bool) -> Option<Bigram> {
         let pat = |i: u32| &patterns[slots[i as usize].pat as usize].bytes;
         let teddy = teddy_for(idx.iter().map(|&i| &pat(i)[..]));
-        if teddy.is_empty() && !bits_ok {
+        if teddy.is_none() && !bits_ok {
             return None;
         }
-        let table = teddy.is_empty();
+        let table = teddy.is_none();
         let mut keyed: Vec<(u32, u32)> = idx
             .iter()
             .map(|&i| {
@@ -192,12 +192,13 @@ impl Bigram {
     }
 }
 
-/// Most needles a Teddy searcher gets (its SIMD buckets work best up to 64).
-const TEDDY_MAX_NEEDLES: usize = 64;
-
-/// Most Teddy searchers (passes over the payload) a group uses before the bit-table loop
-/// is the cheaper way.
-const TEDDY_MAX_PASSES: usize = 3;
+/// Most needles a Teddy searcher gets (the most aho-corasick's packed searcher takes);
+/// bigger groups use the bit table. On ET Open's to-client stream groups (92–152 patterns)
+/// one Fat Teddy pass up to 128 patterns, and the bit table above, took 11–16% less CPU
+/// for the whole mixed-1m replay than Teddy passes of at most 64 patterns (two or three
+/// per group: fewer patterns per bucket, but every byte read again); the bit table from
+/// 100 patterns up took 13% more.
+const TEDDY_MAX_NEEDLES: usize = 128;
 
 /// Groups with more distinct patterns than this use Aho-Corasick instead of `Bigram`: the
 /// 8 KiB bit table stays in L1 where a DFA over ET Open's ~700 any-port TCP patterns does
@@ -240,31 +241,25 @@ fn lists_of<'a>(bounds: &[u64], lists: &'a [Vec<u32>], port: u16) -> Option<&'a 
 /// stream chunks), so that steady state never grows it.
 const FOLD_CAPACITY: usize = 128 << 10;
 
-/// Teddy searchers over the lowercased `needles` (each ≥ 2 bytes), at most
-/// `TEDDY_MAX_NEEDLES` each; empty when that would take more than `TEDDY_MAX_PASSES` or
-/// the CPU has no Teddy (it needs SSSE3/AVX2 on x86_64 or NEON on aarch64).
-fn teddy_for<'a>(needles: impl Iterator<Item = &'a [u8]>) -> Vec<aho_corasick::packed::Searcher> {
+/// A Teddy searcher over the lowercased `needles` (each ≥ 2 bytes); None when there are
+/// more than `TEDDY_MAX_NEEDLES` or the CPU has no Teddy (it needs SSSE3/AVX2 on x86_64
+/// or NEON on aarch64).
+fn teddy_for<'a>(
+    needles: impl Iterator<Item = &'a [u8]>,
+) -> Option<aho_corasick::packed::Searcher> {
     let needles: std::collections::BTreeSet<Vec<u8>> =
         needles.map(|p| p.to_ascii_lowercase()).collect();
-    if needles.len() > TEDDY_MAX_NEEDLES * TEDDY_MAX_PASSES || needles.iter().any(|n| n.len() < 2) {
-        return Vec::new();
+    if needles.len() > TEDDY_MAX_NEEDLES || needles.iter().any(|n| n.len() < 2) {
+        return None;
     }
-    let needles: Vec<Vec<u8>> = needles.into_iter().collect();
-    let mut out = Vec::new();
-    for chunk in needles.chunks(TEDDY_MAX_NEEDLES) {
-        let mut b = aho_corasick::packed::Config::new()
-            .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
-            .heuristic_pattern_limits(false)
-            .builder();
-        for n in chunk {
-            b.add(n);
-        }
-        match b.build() {
-            Some(s) => out.push(s),
-            None => return Vec::new(),
-        }
+    let mut b = aho_corasick::packed::Config::new()
+        .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+        .heuristic_pattern_limits(false)
+        .builder();
+    for n in &needles {
+        b.add(n);
     }
-    out
+    b.build()
 }
 
 /// The matchers over one set of signatures' fast patterns.
@@ -470,7 +465,7 @@ impl Matchers {
         // every position where some pattern occurs, in order: leftmost search from just
         // after the previous hit, then all patterns sharing the pair there are compared
         // (a leftmost match hides others starting at the same place)
-        for t in &b.teddy {
+        if let Some(t) = &b.teddy {
             let mut at = 0;
             while at + 1 < f.len() {
                 let Some(m) = t.find_in(f, aho_corasick::Span::from(at..f.len())) else {
@@ -514,11 +509,13 @@ impl Matchers {
 
     fn describe(&self) -> String {
         format!(
-            "{} patterns ({} singles, {} short, {} teddy passes, {} bit table, {} AC), {} always",
+            "{} patterns ({} singles, {} short, {} teddy, {} bit table, {} AC), {} always",
             self.slots.len(),
             self.singles.len(),
             self.short.as_ref().map_or(0, |b| b.order.len()),
-            self.bigram.as_ref().map_or(0, |b| b.teddy.len()),
+            self.bigram
+                .as_ref()
+                .map_or(0, |b| b.teddy.as_ref().map_or(0, |_| b.order.len())),
             self.bigram.as_ref().map_or(0, |b| {
                 if b.bits.is_some() {
                     b.order.len()
@@ -763,7 +760,7 @@ impl Prefilter {
                         .iter()
                         .filter_map(|b| b.as_ref())
                         .map(|b| {
-                            b.teddy.iter().map(|t| t.memory_usage()).sum::<usize>()
+                            b.teddy.as_ref().map_or(0, |t| t.memory_usage())
                                 + b.bits.as_ref().map_or(0, |_| 8192)
                                 + b.heads.capacity() * 12
                                 + b.order.capacity() * 4
