@@ -121,9 +121,9 @@ struct Single {
 struct Bigram {
     teddy: Option<aho_corasick::packed::Searcher>,
     /// Only when there is no Teddy.
-    bits: Option<Box<[u64; 1024]>>,
-    /// (key, first index into `order`, end); the key is the first two bytes with Teddy,
-    /// the first four (`quad`) with the table.
+    bits: Option<Box<QuadTable>>,
+    /// (key, first index into `order`, end); the key is the first two bytes with Teddy
+    /// (sorted by key), the first four (`quad`) with the table (sorted by hash, then key).
     heads: Vec<(u32, u32, u32)>,
     /// Slot indexes grouped by pair.
     order: Vec<u32>,
@@ -142,6 +142,53 @@ fn quad(b: &[u8], at: usize) -> u32 {
 #[inline]
 fn quad_hash(k: u32) -> usize {
     (k.wrapping_mul(0x9E37_79B1) >> 16) as usize
+}
+
+/// The bits of `quad_hash` over the patterns' first four bytes, and for each set bit the
+/// heads with that hash, found by the bit's rank (a popcount) rather than by a search.
+struct QuadTable {
+    bits: [u64; 1024],
+    /// Set bits in the words before each word.
+    base: [u32; 1024],
+    /// The heads of the set bit of rank r are `heads[first[r]..first[r + 1]]`.
+    first: Vec<u32>,
+}
+
+impl QuadTable {
+    /// `hashes`: the hash of each head, ascending.
+    fn build(hashes: &[usize]) -> QuadTable {
+        let mut t = QuadTable {
+            bits: [0; 1024],
+            base: [0; 1024],
+            first: Vec::new(),
+        };
+        for (i, &h) in hashes.iter().enumerate() {
+            if t.bits[h >> 6] & (1u64 << (h & 63)) == 0 {
+                t.bits[h >> 6] |= 1u64 << (h & 63);
+                t.first.push(i as u32);
+            }
+        }
+        t.first.push(hashes.len() as u32);
+        let mut n = 0;
+        for (b, w) in t.base.iter_mut().zip(&t.bits) {
+            *b = n;
+            n += w.count_ones();
+        }
+        t
+    }
+
+    #[inline(always)]
+    fn hit(&self, h: usize) -> bool {
+        self.bits[h >> 6] & (1u64 << (h & 63)) != 0
+    }
+
+    /// The heads with hash `h` (a set bit).
+    #[inline]
+    fn heads(&self, h: usize) -> std::ops::Range<usize> {
+        let below = self.bits[h >> 6] & ((1u64 << (h & 63)) - 1);
+        let r = (self.base[h >> 6] + below.count_ones()) as usize;
+        self.first[r] as usize..self.first[r + 1] as usize
+    }
 }
 
 impl Bigram {
@@ -167,15 +214,14 @@ impl Bigram {
                 (k, i)
             })
             .collect();
-        keyed.sort_unstable();
-        let mut bits = table.then(|| Box::new([0u64; 1024]));
+        if table {
+            keyed.sort_unstable_by_key(|&(k, i)| (quad_hash(k), k, i));
+        } else {
+            keyed.sort_unstable();
+        }
         let mut heads: Vec<(u32, u32, u32)> = Vec::new();
         let mut order = Vec::with_capacity(keyed.len());
         for (k, i) in keyed {
-            if let Some(bits) = bits.as_mut() {
-                let h = quad_hash(k);
-                bits[h >> 6] |= 1u64 << (h & 63);
-            }
             let pos = order.len() as u32;
             order.push(i);
             match heads.last_mut() {
@@ -183,6 +229,10 @@ impl Bigram {
                 _ => heads.push((k, pos, pos + 1)),
             }
         }
+        let bits = table.then(|| {
+            let hashes: Vec<usize> = heads.iter().map(|h| quad_hash(h.0)).collect();
+            Box::new(QuadTable::build(&hashes))
+        });
         Some(Bigram {
             teddy,
             bits,
@@ -456,8 +506,9 @@ impl Matchers {
             for (i, w) in f.windows(4).enumerate() {
                 let k = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
                 let h = quad_hash(k);
-                if bits[h >> 6] & (1u64 << (h & 63)) != 0 {
-                    self.verify(b, hay, i, k, patterns, stamp, epoch, out);
+                if bits.hit(h) {
+                    let heads = &b.heads[bits.heads(h)];
+                    self.verify(b, heads, hay, i, k, patterns, stamp, epoch, out);
                 }
             }
             return;
@@ -473,18 +524,23 @@ impl Matchers {
                 };
                 let p = m.start();
                 let k = ((f[p] as u32) << 8) | f.get(p + 1).copied().unwrap_or(0) as u32;
-                self.verify(b, hay, p, k, patterns, stamp, epoch, out);
+                if let Ok(h) = b.heads.binary_search_by_key(&k, |h| h.0) {
+                    let heads = &b.heads[h..h + 1];
+                    self.verify(b, heads, hay, p, k, patterns, stamp, epoch, out);
+                }
                 at = p + 1;
             }
         }
     }
 
-    /// The pair at `at` may start a pattern: compare the slots whose pattern starts with it.
+    /// The key `k` (pair or quad) at `at` may start a pattern: compare the slots of those
+    /// of `heads` with that key.
     #[inline(never)]
     #[allow(clippy::too_many_arguments)]
     fn verify(
         &self,
         b: &Bigram,
+        heads: &[(u32, u32, u32)],
         hay: Hay<'_>,
         at: usize,
         k: u32,
@@ -493,16 +549,17 @@ impl Matchers {
         epoch: u32,
         out: &mut Vec<u32>,
     ) {
-        let Ok(h) = b.heads.binary_search_by_key(&k, |h| h.0) else {
-            return;
-        };
-        let (_, lo, hi) = b.heads[h];
-        for &i in &b.order[lo as usize..hi as usize] {
-            if !self.slot_open(i, stamp, epoch) {
+        for &(key, lo, hi) in heads {
+            if key != k {
                 continue;
             }
-            if hay.has_at(at, &patterns[self.slots[i as usize].pat as usize]) {
-                self.take_slot(i, stamp, epoch, out);
+            for &i in &b.order[lo as usize..hi as usize] {
+                if !self.slot_open(i, stamp, epoch) {
+                    continue;
+                }
+                if hay.has_at(at, &patterns[self.slots[i as usize].pat as usize]) {
+                    self.take_slot(i, stamp, epoch, out);
+                }
             }
         }
     }
@@ -761,7 +818,9 @@ impl Prefilter {
                         .filter_map(|b| b.as_ref())
                         .map(|b| {
                             b.teddy.as_ref().map_or(0, |t| t.memory_usage())
-                                + b.bits.as_ref().map_or(0, |_| 8192)
+                                + b.bits
+                                    .as_ref()
+                                    .map_or(0, |t| 16384 + t.first.capacity() * 4)
                                 + b.heads.capacity() * 12
                                 + b.order.capacity() * 4
                         })
