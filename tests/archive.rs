@@ -830,18 +830,27 @@ fn figures_bytes_per_1000_alerts() {
 
 /// SIGTERM flushes everything buffered: after `ravn replay` is stopped with SIGTERM, the
 /// archive holds exactly the alerts it logged to eve.json, though the flush interval
-/// (15 min) was never reached.
+/// (15 min) was never reached. The capture comes through a FIFO: its first half is
+/// written, then SIGTERM is sent, then the rest, so the replay is stopped midway however
+/// fast it runs.
 #[test]
 fn sigterm_flushes_everything_buffered() {
+    use std::io::Write;
+    use std::os::unix::ffi::OsStrExt;
     let base = tmp("sigterm");
     let pcap = base.join("alerts.pcap");
     gen_pcap::write(&pcap, 3_000_000, 1000);
+    let bytes = std::fs::read(&pcap).unwrap();
+    let fifo = base.join("alerts.fifo");
+    let cpath = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(cpath.as_ptr(), 0o600) }, 0);
     let rules = support::crate_root().join("rules/heartbeat.rules");
     let arc = base.join("arc");
     let out = base.join("out");
     let child = Command::new(support::ravn_bin())
         .args(["replay", "-r"])
-        .arg(&pcap)
+        .arg(&fifo)
         .arg("-S")
         .arg(&rules)
         .arg("-l")
@@ -851,9 +860,17 @@ fn sigterm_flushes_everything_buffered() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(600));
+    // opening blocks until the replay opens its end; each write until it has read enough
+    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let half = bytes.len() / 2;
+    w.write_all(&bytes[..half]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
     // SAFETY: signalling our own child by its pid.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    std::thread::sleep(Duration::from_millis(100));
+    // the replay takes the signal at its next packet, then stops reading (EPIPE here)
+    let _ = w.write_all(&bytes[half..]);
+    drop(w);
     let o = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
