@@ -603,10 +603,10 @@ fn kill_9_at_random_moments_loses_nothing_flushed() {
     // 1.5 M packets, one in 50 an alert: 30,000 alerts
     gen_pcap::write(&pcap, 1_500_000, 50);
     let rules = support::crate_root().join("rules/heartbeat.rules");
-    let replay = |arc: &Path, out: &Path| {
+    let replay = |input: &Path, arc: &Path, out: &Path| {
         let mut c = Command::new(support::ravn_bin());
         c.args(["-v", "replay", "-r"])
-            .arg(&pcap)
+            .arg(input)
             .arg("-S")
             .arg(&rules);
         c.arg("-l").arg(out);
@@ -627,7 +627,9 @@ fn kill_9_at_random_moments_loses_nothing_flushed() {
     };
     // the reference: a run to the end
     let ref_arc = base.join("ref-arc");
-    let o = replay(&ref_arc, &base.join("ref-out")).output().unwrap();
+    let o = replay(&pcap, &ref_arc, &base.join("ref-out"))
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (reference, _) = export(&ref_arc);
     let live: Vec<String> = std::fs::read_to_string(base.join("ref-out/eve.json"))
@@ -642,17 +644,26 @@ fn kill_9_at_random_moments_loses_nothing_flushed() {
         "the archive holds exactly what was logged live"
     );
 
+    // the killed runs read the capture from a FIFO fed over about 2 s, so that every kill
+    // lands mid-way however fast the replay is
+    let bytes = Arc::new(std::fs::read(&pcap).unwrap());
+    let fifo = base.join("alerts.fifo");
+    mkfifo(&fifo);
     let arc = base.join("arc");
     let mut have = 0usize;
     let (mut kills, mut partial) = (0, 0);
     for i in 0..12 {
-        let mut child = replay(&arc, &base.join("out")).spawn().unwrap();
+        let mut child = replay(&fifo, &arc, &base.join("out")).spawn().unwrap();
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let feeder = feed_fifo(&fifo, bytes.clone(), done.clone());
         let stderr = child.stderr.take().unwrap();
         let log = std::thread::spawn(move || io::read_to_string(stderr).unwrap_or_default());
         let wait = 30 + rng.below(1500);
         std::thread::sleep(Duration::from_millis(wait));
         let killed = child.kill().is_ok();
         child.wait().unwrap();
+        done.store(true, Ordering::Relaxed);
+        feeder.join().unwrap();
         let log = log.join().unwrap();
         // "archive: flushed N records (M this run)": M were durable when it was printed
         let flushed: usize = log
@@ -828,6 +839,59 @@ fn figures_bytes_per_1000_alerts() {
     std::fs::remove_dir_all(&base).unwrap();
 }
 
+/// Make a FIFO at `path`.
+fn mkfifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(
+        unsafe { libc::mkfifo(c.as_ptr(), 0o600) },
+        0,
+        "{}",
+        path.display()
+    );
+}
+
+/// Write `bytes` into the FIFO at `path` in 100 pieces 20 ms apart, once a reader has it
+/// open; gives up when the reader goes away or `done` is set.
+fn feed_fifo(
+    path: &Path,
+    bytes: Arc<Vec<u8>>,
+    done: Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        // non-blocking open fails until the reader has opened its end
+        let mut w = loop {
+            if done.load(Ordering::Relaxed) {
+                return;
+            }
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&path)
+            {
+                Ok(f) => break f,
+                Err(_) => std::thread::sleep(Duration::from_millis(2)),
+            }
+        };
+        // back to blocking writes
+        // SAFETY: fcntl on a descriptor we own.
+        unsafe {
+            use std::os::unix::io::AsRawFd;
+            libc::fcntl(w.as_raw_fd(), libc::F_SETFL, 0);
+        }
+        for piece in bytes.chunks(bytes.len().div_ceil(100)) {
+            if done.load(Ordering::Relaxed) || w.write_all(piece).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+}
+
 /// SIGTERM flushes everything buffered: after `ravn replay` is stopped with SIGTERM, the
 /// archive holds exactly the alerts it logged to eve.json, though the flush interval
 /// (15 min) was never reached. The capture comes through a FIFO: its first half is
@@ -836,15 +900,12 @@ fn figures_bytes_per_1000_alerts() {
 #[test]
 fn sigterm_flushes_everything_buffered() {
     use std::io::Write;
-    use std::os::unix::ffi::OsStrExt;
     let base = tmp("sigterm");
     let pcap = base.join("alerts.pcap");
     gen_pcap::write(&pcap, 3_000_000, 1000);
     let bytes = std::fs::read(&pcap).unwrap();
     let fifo = base.join("alerts.fifo");
-    let cpath = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(cpath.as_ptr(), 0o600) }, 0);
+    mkfifo(&fifo);
     let rules = support::crate_root().join("rules/heartbeat.rules");
     let arc = base.join("arc");
     let out = base.join("out");
