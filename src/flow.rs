@@ -265,8 +265,11 @@ pub struct Flow {
     seen_toclient: bool,
     /// Flowbits (indexes assigned by the detection engine).
     pub bits: FlowBits,
-    /// The TCP session as the stream engine tracks it (reassembly).
-    pub ssn: TcpSession,
+    /// The TCP session as the stream engine tracks it (reassembly): an index into the
+    /// table's session store, `NO_SESSION` until the stream engine first sees a packet
+    /// of the flow (never for other protocols, or with the stream off). Kept out of the
+    /// slot so that a flow without one costs a third of the memory.
+    ssn: u32,
     lru: u32,
 }
 
@@ -346,6 +349,17 @@ pub struct FlowRef {
     pub stream_add: bool,
 }
 
+/// A flow without a TCP session.
+const NO_SESSION: u32 = u32::MAX;
+
+/// A live flow's parts for stream work: the flow, its TCP session (None when it has none:
+/// not TCP, or the stream is off), the stream engine.
+pub type FlowParts<'a> = (
+    &'a mut Flow,
+    Option<&'a mut TcpSession>,
+    &'a mut StreamEngine,
+);
+
 pub struct FlowTable {
     /// Grows by push up to `max_flows` within its reserved capacity (never reallocates);
     /// then freed slots are reused and a full table evicts.
@@ -372,6 +386,11 @@ pub struct FlowTable {
     /// A flow removed (timeout, eviction) whose streams still need their end-of-flow
     /// inspection (see `retired`).
     retired: Option<Flow>,
+    /// The TCP sessions of the flows (`Flow::ssn`): grows by push within its reserved
+    /// capacity (a session per slot, and one for the retired flow); released ones are
+    /// reused first.
+    sessions: Vec<TcpSession>,
+    free_sessions: Vec<u32>,
 }
 
 /// Slots examined per eviction; the least recently used of them goes.
@@ -412,6 +431,8 @@ impl FlowTable {
             stream: StreamEngine::new(stream),
             stream_enabled: true,
             retired: None,
+            sessions: Vec::with_capacity(max_flows + 1),
+            free_sessions: Vec::with_capacity(max_flows + 1),
         }
     }
 
@@ -535,7 +556,17 @@ impl FlowTable {
             tcp_track(f, dir, &t, p.payload.len() as u32, midstream);
             let payload = if p.carries_tunnel { &[][..] } else { p.payload };
             if self.stream_enabled {
-                stream_add = f.ssn.packet(&mut self.stream, dir, &t, payload, midstream);
+                if f.ssn == NO_SESSION {
+                    f.ssn = match self.free_sessions.pop() {
+                        Some(i) => i,
+                        None => {
+                            self.sessions.push(TcpSession::default());
+                            (self.sessions.len() - 1) as u32
+                        }
+                    };
+                }
+                let ssn = &mut self.sessions[f.ssn as usize];
+                stream_add = ssn.packet(&mut self.stream, dir, &t, payload, midstream);
             }
             // The packet completing the handshake is not yet "established", unless it
             // carries data; packets after it are.
@@ -598,7 +629,7 @@ impl FlowTable {
     /// inspection, it is kept aside for `retired` (a previous one still there is
     /// released).
     fn retire(&mut self, slot: u32) {
-        let Some(mut f) = self.slots[slot as usize].take() else {
+        let Some(f) = self.slots[slot as usize].take() else {
             return;
         };
         let h = BuildFastHasher.hash_one(f.key);
@@ -606,45 +637,83 @@ impl FlowTable {
             e.remove();
         }
         self.free.push(slot);
-        if let Some(mut old) = self.retired.take() {
-            self.stream.release(&mut old.ssn);
+        if let Some(old) = self.retired.take() {
+            self.release_session(old.ssn);
         }
-        if self.stream.needs_flush(&f.ssn) != [false, false] && !f.pass {
+        let flush = f.ssn != NO_SESSION
+            && self.stream.needs_flush(&self.sessions[f.ssn as usize]) != [false, false];
+        if flush && !f.pass {
             self.retired = Some(f);
         } else {
-            self.stream.release(&mut f.ssn);
+            self.release_session(f.ssn);
         }
     }
 
+    /// Session `i`'s blocks go back to the pool and the session to the store.
+    fn release_session(&mut self, i: u32) {
+        if let Some(s) = self.sessions.get_mut(i as usize) {
+            self.stream.release(s);
+            *s = TcpSession::default();
+            self.free_sessions.push(i);
+        }
+    }
+
+    /// The parts of `f` (a flow of this table, live or retired).
+    fn parts_of<'a>(
+        f: &'a mut Flow,
+        sessions: &'a mut [TcpSession],
+        stream: &'a mut StreamEngine,
+    ) -> FlowParts<'a> {
+        let ssn = sessions.get_mut(f.ssn as usize);
+        (f, ssn, stream)
+    }
+
     /// The flow the last `update` ended whose streams still need their end-of-flow
-    /// inspection, with the stream engine; call `drop_retired` after.
-    pub fn retired(&mut self) -> Option<(&mut Flow, &mut StreamEngine)> {
+    /// inspection, its session, the stream engine; call `drop_retired` after.
+    pub fn retired(&mut self) -> Option<FlowParts<'_>> {
         let FlowTable {
-            retired, stream, ..
+            retired,
+            stream,
+            sessions,
+            ..
         } = self;
-        retired.as_mut().map(|f| (f, stream))
+        retired
+            .as_mut()
+            .map(|f| Self::parts_of(f, sessions, stream))
     }
 
     /// Release the retired flow's streams.
     pub fn drop_retired(&mut self) {
-        if let Some(mut f) = self.retired.take() {
-            self.stream.release(&mut f.ssn);
+        if let Some(f) = self.retired.take() {
+            self.release_session(f.ssn);
         }
     }
 
-    /// A live flow and the stream engine (for stream inspection).
-    pub fn parts(&mut self, r: FlowRef) -> (&mut Flow, &mut StreamEngine) {
-        let FlowTable { slots, stream, .. } = self;
+    /// A live flow, its session and the stream engine (for stream inspection).
+    pub fn parts(&mut self, r: FlowRef) -> FlowParts<'_> {
+        let FlowTable {
+            slots,
+            stream,
+            sessions,
+            ..
+        } = self;
         let f = slots[r.slot as usize]
             .as_mut()
             .expect("FlowRef points at a live slot");
-        (f, stream)
+        Self::parts_of(f, sessions, stream)
     }
 
-    /// The flow in `slot`, if any, and the stream engine (end-of-capture flush).
-    pub fn slot_parts(&mut self, slot: usize) -> Option<(&mut Flow, &mut StreamEngine)> {
-        let FlowTable { slots, stream, .. } = self;
-        slots.get_mut(slot)?.as_mut().map(|f| (f, stream))
+    /// The flow in `slot`, if any, with its session and the stream engine (end-of-capture
+    /// flush).
+    pub fn slot_parts(&mut self, slot: usize) -> Option<FlowParts<'_>> {
+        let FlowTable {
+            slots,
+            stream,
+            sessions,
+            ..
+        } = self;
+        let f = slots.get_mut(slot)?.as_mut()?;
+        Some(Self::parts_of(f, sessions, stream))
     }
 
     /// Make room when every slot is in use: look at the next few slots from the hand and
@@ -721,7 +790,7 @@ impl FlowTable {
             seen_toserver: false,
             seen_toclient: false,
             bits: FlowBits::default(),
-            ssn: TcpSession::default(),
+            ssn: NO_SESSION,
             lru: self.tick,
         });
         let slots = &self.slots;
@@ -1017,6 +1086,55 @@ mod tests {
         // the one long-lived flow was never evicted: its packets count on one flow
         let r = t.update(udp(&mut dec, true, 7, 9, b"y").root()).unwrap();
         assert_eq!(t.get(r).pkts_toserver, 10_001);
+    }
+
+    /// Raw IPv4 + TCP from 10.0.0.1:`sp` to 10.0.0.2:80 with `flags` and `payload`.
+    fn tcp(dec: &mut Decoder, sp: u16, seq: u32, flags: u8, payload: &[u8]) -> Decoded<'static> {
+        let total = (40 + payload.len()) as u16;
+        let mut v = vec![
+            0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        v[2..4].copy_from_slice(&total.to_be_bytes());
+        v.extend_from_slice(&sp.to_be_bytes());
+        v.extend_from_slice(&80u16.to_be_bytes());
+        v.extend_from_slice(&seq.to_be_bytes());
+        v.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        v.extend_from_slice(payload);
+        decode_raw(dec, v, 1)
+    }
+
+    #[test]
+    fn a_syn_flood_keeps_flows_and_sessions_flat() {
+        let mut dec = Decoder::new();
+        let mut t = FlowTable::new(64, Timeouts::default());
+        let reserved = (t.sessions.capacity(), t.sessions.as_ptr());
+        // a flow slot without its session stays small (65,536 of them by default)
+        assert!(
+            std::mem::size_of::<Flow>() <= 384,
+            "{}",
+            std::mem::size_of::<Flow>()
+        );
+        // sessions are taken by TCP flows only
+        t.update(udp(&mut dec, true, 5, 53, b"q").root()).unwrap();
+        assert_eq!(t.sessions.len(), 0);
+        for sp in 0..5_000u16 {
+            let r = t.update(tcp(&mut dec, 1024 + sp, 7, 0x02, b"").root());
+            let (f, ssn, _) = t.parts(r.unwrap());
+            assert_eq!(f.proto, 6);
+            assert!(ssn.is_some());
+            t.drop_retired();
+        }
+        assert_eq!(t.active(), 64);
+        assert!(t.stats.evicted >= 5_000 - 64);
+        // every evicted flow gave its session back: at most one per slot
+        assert!(t.sessions.len() <= 64, "{}", t.sessions.len());
+        assert_eq!((t.sessions.capacity(), t.sessions.as_ptr()), reserved);
+        // with the stream off (no signature reads it) no session is taken at all
+        let mut t = FlowTable::new(64, Timeouts::default());
+        t.stream_enabled = false;
+        let r = t.update(tcp(&mut dec, 1, 7, 0x02, b"").root()).unwrap();
+        assert!(t.parts(r).1.is_none());
+        assert_eq!(t.sessions.len(), 0);
     }
 
     /// An ICMP port unreachable from 10.0.0.`from` quoting a UDP packet `qs`:`qsp` -> `qd`:`qdp`.

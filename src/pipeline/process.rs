@@ -17,7 +17,7 @@ use crate::flow::{Direction, Flow, FlowStats, FlowTable};
 use crate::output::stats::{Counters, EngineInfo};
 use crate::output::{AlertRecord, EveAlertOptions, PacketRecord, TunnelInfo};
 use crate::replay::{load_classifications, load_rules, now, ReplayError};
-use crate::stream::{RawChunks, StreamEngine, StreamStats};
+use crate::stream::{RawChunks, StreamEngine, StreamStats, TcpSession};
 
 /// Decoder, flow table and the per-packet alert buffer: everything but the rules.
 pub struct Processor {
@@ -159,20 +159,24 @@ impl Processor {
             let mut n = 0;
             let mut one = |p: &Packet<'_>| {
                 let fref = flows.update(p);
-                if let Some((f, se)) = flows.retired() {
+                if let Some((f, Some(ssn), se)) = flows.retired() {
                     // a flow that timed out or was evicted: its end-of-flow inspection
-                    n += flush_flow(engine, f, se, scratch, alerts, &out, pseudo_ts, &mut emit);
-                    flows.drop_retired();
+                    n += flush_flow(
+                        engine, f, ssn, se, scratch, alerts, &out, pseudo_ts, &mut emit,
+                    );
                 }
+                flows.drop_retired();
                 let mut chunks = RawChunks::default();
                 let mut has_stream = false;
                 let mut inspected = false;
                 let fctx = fref.map(|r| {
-                    let (f, se) = flows.parts(r);
+                    let (f, ssn, se) = flows.parts(r);
                     inspected = !(f.pass || r.no_inspect);
-                    if r.stream && inspected && se.raw_ready(&f.ssn, r.dir, false) {
-                        chunks = se.raw_chunks(&f.ssn, r.dir, false, scratch);
-                        has_stream = true;
+                    if let Some(ssn) = ssn.filter(|_| r.stream && inspected) {
+                        if se.raw_ready(ssn, r.dir, false) {
+                            chunks = se.raw_chunks(ssn, r.dir, false, scratch);
+                            has_stream = true;
+                        }
                     }
                     FlowCtx {
                         dir: r.dir,
@@ -192,8 +196,9 @@ impl Processor {
                 engine.inspect(p, fctx, alerts);
                 if let (Some(r), true) = (fref, has_stream) {
                     // Suricata's StreamReassembleRawUpdateProgress after detection
-                    let (f, se) = flows.parts(r);
-                    se.commit(&mut f.ssn, r.dir, &chunks);
+                    if let (_, Some(ssn), se) = flows.parts(r) {
+                        se.commit(ssn, r.dir, &chunks);
+                    }
                 }
                 if alerts.is_empty() && !alerts.tagged {
                     return;
@@ -249,10 +254,11 @@ impl Processor {
         };
         let mut n = 0;
         for slot in 0..self.flows.capacity() {
-            if let Some((f, se)) = self.flows.slot_parts(slot) {
+            if let Some((f, Some(ssn), se)) = self.flows.slot_parts(slot) {
                 n += flush_flow(
                     engine,
                     f,
+                    ssn,
                     se,
                     &mut self.scratch,
                     &mut self.alerts,
@@ -287,6 +293,7 @@ impl Processor {
 fn flush_flow(
     engine: &mut Engine,
     f: &mut Flow,
+    ssn: &mut TcpSession,
     se: &mut StreamEngine,
     scratch: &mut [u8],
     alerts: &mut PacketAlerts,
@@ -297,7 +304,7 @@ fn flush_flow(
     if f.proto != 6 || f.pass {
         return 0;
     }
-    let need = se.needs_flush(&f.ssn);
+    let need = se.needs_flush(ssn);
     let mut n = 0;
     for (i, dir) in [Direction::ToServer, Direction::ToClient]
         .into_iter()
@@ -306,10 +313,10 @@ fn flush_flow(
         if !need[i] {
             continue;
         }
-        let p = pseudo_packet(f, dir, ts);
-        let ready = se.raw_ready(&f.ssn, dir, true);
+        let p = pseudo_packet(f, ssn, dir, ts);
+        let ready = se.raw_ready(ssn, dir, true);
         let chunks = if ready {
-            se.raw_chunks(&f.ssn, dir, true, scratch)
+            se.raw_chunks(ssn, dir, true, scratch)
         } else {
             RawChunks::default()
         };
@@ -329,7 +336,7 @@ fn flush_flow(
         };
         engine.inspect(&p, Some(fctx), alerts);
         if ready {
-            se.commit(&mut f.ssn, dir, &chunks);
+            se.commit(ssn, dir, &chunks);
         }
         if alerts.is_empty() && !alerts.tagged {
             continue;
@@ -347,14 +354,14 @@ fn flush_flow(
 /// Suricata's end-of-flow pseudo packet (FlowForceReassemblyPseudoPacketSetup): the flow's
 /// addresses and ports in direction `dir`, a bare TCP ACK (window 10) whose sequence and
 /// acknowledgement numbers continue the session, no payload, TTL 64.
-fn pseudo_packet(f: &Flow, dir: Direction, ts: Timestamp) -> Packet<'static> {
+fn pseudo_packet(f: &Flow, ssn: &TcpSession, dir: Direction, ts: Timestamp) -> Packet<'static> {
     let (src, dst) = match dir {
         Direction::ToServer => (f.client, f.server),
         Direction::ToClient => (f.server, f.client),
     };
     let (own, other) = match dir {
-        Direction::ToServer => (&f.ssn.client, &f.ssn.server),
-        Direction::ToClient => (&f.ssn.server, &f.ssn.client),
+        Direction::ToServer => (&ssn.client, &ssn.server),
+        Direction::ToClient => (&ssn.server, &ssn.client),
     };
     let v6 = src.0.is_ipv6();
     let hdr_len: u16 = if v6 { 40 } else { 20 };
