@@ -69,6 +69,9 @@ impl ProcessorStats {
         c.push("flow.udp", self.flow.udp);
         c.push("flow.icmpv4", self.flow.icmpv4);
         c.push("flow.icmpv6", self.flow.icmpv6);
+        // a full table takes over its least recently used flow (Suricata's FlowGetUsedFlow)
+        c.push("flow.get_used", self.flow.evicted);
+        c.push("flow.mgr.flows_timeout", self.flow.timeouts);
         c.push("tcp.sessions", self.stream.sessions);
         // a stream's piece table is memory too: its drops count as memcap drops
         c.push(

@@ -1,6 +1,6 @@
 //! A generated classic pcap for the log tests: ICMP echo requests carrying "heartbeat_ping"
 //! from 192.168.1.10 (HOME_NET) to 8.8.8.8 (EXTERNAL_NET), which `rules/heartbeat.rules`
-//! (sid 5100000) alerts on, spread among plain UDP packets that raise nothing.
+//! (sid 5100000) alerts on, spread among plain UDP packets (or a SYN flood) that raise nothing.
 
 #![allow(dead_code)]
 
@@ -61,9 +61,45 @@ fn udp(n: u32) -> Vec<u8> {
     ipv4([192, 168, 1, 20], [10, 0, 0, 1], 17, n as u16, &u)
 }
 
+/// A TCP SYN to 192.168.1.1:80 from a source of its own for each `n` below 2^32 (a new
+/// flow every time: a SYN flood).
+fn syn(n: u32) -> Vec<u8> {
+    let src = [
+        172,
+        16 + (n >> 24) as u8 % 16,
+        (n >> 16) as u8,
+        (n >> 8) as u8,
+    ];
+    let sport = 1024 + (n & 0xff) as u16;
+    let mut t = vec![0u8; 20];
+    t[0..2].copy_from_slice(&sport.to_be_bytes());
+    t[2..4].copy_from_slice(&80u16.to_be_bytes());
+    t[4..8].copy_from_slice(&n.to_be_bytes());
+    t[12] = 0x50;
+    t[13] = 0x02;
+    t[14..16].copy_from_slice(&64240u16.to_be_bytes());
+    // checksum over the pseudo header
+    let mut ph = Vec::with_capacity(32);
+    ph.extend_from_slice(&src);
+    ph.extend_from_slice(&[192, 168, 1, 1, 0, 6, 0, 20]);
+    ph.extend_from_slice(&t);
+    let c = csum(&ph);
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    ipv4(src, [192, 168, 1, 1], 6, n as u16, &t)
+}
+
 /// Write `packets` packets, one in `every` a heartbeat ping (so `packets / every` alerts),
 /// one millisecond apart from 2023-11-14T22:13:20Z.
 pub fn write(path: &Path, packets: u32, every: u32) {
+    write_with(path, packets, every, udp)
+}
+
+/// As `write`, with a SYN flood between the pings: every packet but the pings opens a flow.
+pub fn write_syn_flood(path: &Path, packets: u32, every: u32) {
+    write_with(path, packets, every, syn)
+}
+
+fn write_with(path: &Path, packets: u32, every: u32, filler: fn(u32) -> Vec<u8>) {
     let f = std::fs::File::create(path).unwrap();
     let mut w = std::io::BufWriter::new(f);
     w.write_all(&0xa1b2c3d4u32.to_le_bytes()).unwrap();
@@ -76,7 +112,7 @@ pub fn write(path: &Path, packets: u32, every: u32) {
         let frame = if n % every == every - 1 {
             ping((n / every) as u16)
         } else {
-            udp(n)
+            filler(n)
         };
         let t_us = 1_700_000_000u64 * 1_000_000 + n as u64 * 1000;
         w.write_all(&((t_us / 1_000_000) as u32).to_le_bytes())
