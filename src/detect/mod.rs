@@ -561,7 +561,10 @@ fn stream_flags(
     if tcp && !payload.is_empty() && !req_stream && !req_packet {
         req_stream = true;
         req_packet = rule.matches.iter().any(|m| match m {
-            Match::Content(c) => c.depth.is_some() || c.offset.is_some() || c.startswith,
+            Match::Content(c) => {
+                (c.depth.is_some() || c.offset.is_some()) && !c.absolute_from_relative
+                    || c.startswith
+            }
             Match::StreamSize(_) => true,
             _ => false,
         });
@@ -1415,6 +1418,44 @@ mod tests {
         // setter ran before the isnotset check: sid 3 does not alert, sid 1 is noalert
         assert_eq!(run(&mut e, &mut flows, &req), Vec::<u32>::new());
         assert_eq!(run(&mut e, &mut flows, &rep), vec![2]);
+    }
+
+    #[test]
+    fn which_tcp_signatures_need_the_packet_as_suricata_decides() {
+        let flags = |text: &str| {
+            let e = Engine::new(vec![rule(text, vec![])], &Classifications::default());
+            let s = &e.sigs[0];
+            (s.req_stream, s.req_packet)
+        };
+        // a plain content: the stream only
+        assert_eq!(
+            flags("alert tcp any any -> any any (content:\"abc\"; sid:1;)"),
+            (true, false)
+        );
+        // depth or offset written in the rule: the packet too (even offset:0)
+        assert_eq!(
+            flags("alert tcp any any -> any any (content:\"abc\"; depth:14; sid:1;)"),
+            (true, true)
+        );
+        assert_eq!(
+            flags("alert tcp any any -> any any (content:\"abc\"; offset:0; sid:1;)"),
+            (true, true)
+        );
+        // the first content's within/distance become depth/offset after that decision
+        // (ET 2029422: `content:"_version"; within:14;` alerts on the stream only)
+        assert_eq!(
+            flags("alert tcp any any -> any any (content:\"abc\"; within:14; sid:1;)"),
+            (true, false)
+        );
+        assert_eq!(
+            flags("alert tcp any any -> any any (content:\"abc\"; distance:1; sid:1;)"),
+            (true, false)
+        );
+        // a packet keyword: the packet only
+        assert_eq!(
+            flags("alert tcp any any -> any any (content:\"abc\"; dsize:>1; sid:1;)"),
+            (false, true)
+        );
     }
 
     #[test]

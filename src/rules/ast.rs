@@ -163,6 +163,10 @@ pub struct Content {
     pub startswith: bool,
     pub endswith: bool,
     pub fast_pattern: Option<FastPattern>,
+    /// `offset`/`depth` were made from the first content's `distance`/`within`: Suricata
+    /// turns them into absolute ones after deciding which signatures need the packet (a
+    /// content with depth or offset does), so these do not count there.
+    pub absolute_from_relative: bool,
 }
 
 impl Content {

@@ -703,6 +703,7 @@ pub(crate) fn first_relative_to_absolute(ctx: &mut Ctx<'_>) {
     if let Some(w) = c.within.take() {
         c.depth = Some(w);
     }
+    c.absolute_from_relative = true;
 }
 
 fn dsize_err(req: i64, max: i64) -> Skip {
