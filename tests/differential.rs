@@ -15,6 +15,9 @@
 //! - `stream`: `tests/data/gen_stream_pcap.py`'s TCP sessions (split content, the chunk
 //!   size, overlaps, gaps, data never acknowledged, HTTP, IPv6), generated at test time,
 //!   with `tests/data/stream.rules`: raw stream reassembly and stream inspection.
+//! - `rule-traffic`: `tests/data/gen_rule_traffic.py`'s sessions carrying the contents of
+//!   each rule of the gen_traffic rule set (whole, and cut in two segments), generated at
+//!   test time from that rule file: thousands of ET Open and community rules that match.
 //! - `defrag`: `tests/data/gen_frag_pcap.py`'s IPv4 and IPv6 fragments (in and out of order,
 //!   overlapping, duplicated, incomplete, too large, behind VLAN, inside and around GRE),
 //!   generated at test time, with `tests/data/frag.rules`: IP defragmentation.
@@ -532,14 +535,31 @@ fn ravn_raises_the_alerts_suricata_raises() {
         .map(|s| (*s, format!("seed-{s}-{packets}")))
         .filter(|(_, n)| only.is_empty() || format!("gen-traffic/{n}").contains(&only))
         .collect();
+    let rule_traffic = only.is_empty() || "rule-traffic/et-open+community".contains(&only);
     let mut cases = Vec::new();
-    if !gen_names.is_empty() {
+    if !gen_names.is_empty() || rule_traffic {
         let et = shared.join("rulesets/et-open-2024-04-21");
         let mut files = files_with_ext(&et, "rules");
         files.push(shared.join("rulesets/snort-community/community.rules"));
         let loaded_file = work.join("et-open+community.loaded.rules");
         let count = ravn_loaded_rules(&shared, &files, &loaded_file)
             .unwrap_or_else(|e| panic!("reducing ET Open + community: {e}"));
+        if rule_traffic {
+            // sessions carrying each loaded rule's contents
+            let dir = work.join("pcaps");
+            std::fs::create_dir_all(&dir).unwrap();
+            let pcap = dir.join("et-open+community-rule-traffic.pcap");
+            gen_pcap_from("gen_rule_traffic.py", &[&loaded_file], &pcap);
+            cases.push(Case {
+                corpus: "rule-traffic",
+                name: "et-open+community".into(),
+                pcap,
+                rules: Rules::Loaded {
+                    file: loaded_file.clone(),
+                    count,
+                },
+            });
+        }
         let gen_dir = work.join("pcaps");
         std::fs::create_dir_all(&gen_dir).unwrap();
         let made = run_parallel(jobs, gen_names.clone(), |(seed, name)| {
@@ -623,7 +643,8 @@ fn ravn_raises_the_alerts_suricata_raises() {
          (ravn-loaded subset); conformance: ../shared/conformance/suricata-verify/tests \
          (test rules + rules/heartbeat.rules, ravn-loaded subset); stream: \
          tests/data/gen_stream_pcap.py + stream.rules; defrag: tests/data/gen_frag_pcap.py + \
-         frag.rules; {jobs} jobs; \
+         frag.rules; rule-traffic: tests/data/gen_rule_traffic.py over the gen-traffic rules; \
+         {jobs} jobs; \
          work files in {}",
         work.display()
     );

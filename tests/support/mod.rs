@@ -136,9 +136,15 @@ pub fn gen_tunnel_pcap(out: &Path) {
 
 /// Writes the capture of `tests/data/<script>` (scapy) to `out`.
 pub fn gen_pcap(script: &str, out: &Path) {
+    gen_pcap_from(script, &[], out)
+}
+
+/// Writes the capture of `tests/data/<script> INPUTS... OUT` (scapy) to `out`.
+pub fn gen_pcap_from(script: &str, inputs: &[&Path], out: &Path) {
     require_scapy();
     let o = Command::new("python3")
         .arg(crate_root().join("tests/data").join(script))
+        .args(inputs)
         .arg(out)
         .output()
         .unwrap_or_else(|e| panic!("python3: {e}"));
