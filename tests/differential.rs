@@ -17,7 +17,8 @@
 //!   with `tests/data/stream.rules`: raw stream reassembly and stream inspection.
 //! - `rule-traffic`: `tests/data/gen_rule_traffic.py`'s sessions carrying the contents of
 //!   each rule of the gen_traffic rule set (whole, and cut in two segments), generated at
-//!   test time from that rule file: thousands of ET Open and community rules that match.
+//!   test time from that rule file: thousands of ET Open and community rules that match;
+//!   and the same `--mixed` (filler between contents, VLAN, segments out of order).
 //! - `defrag`: `tests/data/gen_frag_pcap.py`'s IPv4 and IPv6 fragments (in and out of order,
 //!   overlapping, duplicated, incomplete, too large, behind VLAN, inside and around GRE),
 //!   generated at test time, with `tests/data/frag.rules`: IP defragmentation.
@@ -535,24 +536,37 @@ fn ravn_raises_the_alerts_suricata_raises() {
         .map(|s| (*s, format!("seed-{s}-{packets}")))
         .filter(|(_, n)| only.is_empty() || format!("gen-traffic/{n}").contains(&only))
         .collect();
-    let rule_traffic = only.is_empty() || "rule-traffic/et-open+community".contains(&only);
+    // (name, generator options): the rules' contents as they are, and mixed (filler between
+    // contents, VLAN, the split segments out of order)
+    let rule_traffic: Vec<(&str, &[&str])> = [
+        ("et-open+community", &[][..]),
+        ("et-open+community-mixed", &["--mixed"][..]),
+    ]
+    .into_iter()
+    .filter(|(n, _)| only.is_empty() || format!("rule-traffic/{n}").contains(&only))
+    .collect();
     let mut cases = Vec::new();
-    if !gen_names.is_empty() || rule_traffic {
+    if !gen_names.is_empty() || !rule_traffic.is_empty() {
         let et = shared.join("rulesets/et-open-2024-04-21");
         let mut files = files_with_ext(&et, "rules");
         files.push(shared.join("rulesets/snort-community/community.rules"));
         let loaded_file = work.join("et-open+community.loaded.rules");
         let count = ravn_loaded_rules(&shared, &files, &loaded_file)
             .unwrap_or_else(|e| panic!("reducing ET Open + community: {e}"));
-        if rule_traffic {
-            // sessions carrying each loaded rule's contents
-            let dir = work.join("pcaps");
-            std::fs::create_dir_all(&dir).unwrap();
-            let pcap = dir.join("et-open+community-rule-traffic.pcap");
-            gen_pcap_from("gen_rule_traffic.py", &[&loaded_file], &pcap);
+        // sessions carrying each loaded rule's contents
+        let dir = work.join("pcaps");
+        std::fs::create_dir_all(&dir).unwrap();
+        let made = run_parallel(jobs, rule_traffic, |(name, opts)| {
+            let pcap = dir.join(format!("{name}-rule-traffic.pcap"));
+            let mut args: Vec<&std::ffi::OsStr> = opts.iter().map(|o| o.as_ref()).collect();
+            args.push(loaded_file.as_os_str());
+            gen_pcap_from("gen_rule_traffic.py", &args, &pcap);
+            (name, pcap)
+        });
+        for (name, pcap) in made {
             cases.push(Case {
                 corpus: "rule-traffic",
-                name: "et-open+community".into(),
+                name: name.into(),
                 pcap,
                 rules: Rules::Loaded {
                     file: loaded_file.clone(),

@@ -10,14 +10,18 @@ may then straddle the cut, so only the stream sees it whole). Each session has a
 its data and acknowledgements, and a FIN exchange; to-client rules are answered after a
 request. UDP rules get one datagram (after a query for to-client rules).
 
+With --mixed: 0 to 8 random bytes between contents (relative distances and withins now
+matter), every frame behind VLAN 42, and the split payload's second segment sent before the
+first (the stream reorders them).
+
 Many rules cannot match such traffic (pcre, byte tests, flowbits, negated contents, isdataat
 ...): the point is that ravn and Suricata agree on which do, over thousands of real rules.
 
-Usage: gen_rule_traffic.py RULES OUT.pcap   (needs scapy)"""
+Usage: gen_rule_traffic.py [--mixed] RULES OUT.pcap   (needs scapy)"""
 import random
 import re
 import sys
-from scapy.all import IP, TCP, UDP, Ether, PcapWriter, Raw
+from scapy.all import IP, TCP, UDP, Dot1Q, Ether, PcapWriter, Raw
 
 VARS = {'$HTTP_PORTS': 80, '$SSH_PORTS': 22, '$ORACLE_PORTS': 1521, '$FTP_PORTS': 21,
         '$FILE_DATA_PORTS': 80, '$DNP3_PORTS': 20000, '$MODBUS_PORTS': 502, '$SIP_PORTS': 5060,
@@ -66,7 +70,7 @@ def decode_content(s):
     return out
 
 
-def sessions_of(path, rng):
+def sessions_of(path, rng, filler):
     out = []
     for line in open(path, encoding='latin1'):
         m = HEADER.match(line.strip())
@@ -79,6 +83,8 @@ def sessions_of(path, rng):
             if k == 'flow' and ('to_client' in v or 'from_server' in v):
                 to_client = True
             elif k == 'content' and not v.startswith('!'):
+                if payload and filler:
+                    payload += bytes(rng.choice(b'xyz019 ') for _ in range(rng.randint(0, 8)))
                 payload += decode_content(v.strip('"'))
             elif k in ('offset', 'distance') and v.isdigit() and 0 < int(v) < 200:
                 payload += b'A' * int(v)
@@ -95,7 +101,9 @@ def sessions_of(path, rng):
 
 
 def main():
-    rules, out = sys.argv[1], sys.argv[2]
+    args = sys.argv[1:]
+    mixed = '--mixed' in args
+    rules, out = [a for a in args if a != '--mixed']
     rng = random.Random(7)
     w = PcapWriter(out, linktype=1, sync=False)
     clock = [1700000000.0]
@@ -103,12 +111,12 @@ def main():
 
     def emit(p):
         clock[0] += 0.001
-        p = eth / p
+        p = (eth / Dot1Q(vlan=42) / p) if mixed else (eth / p)
         p.time = clock[0]
         w.write(p)
 
     n = 0
-    for proto, to_client, home_sends, cport, sport, payload in sessions_of(rules, rng):
+    for proto, to_client, home_sends, cport, sport, payload in sessions_of(rules, rng, mixed):
         for split in ([False, True] if proto == 'tcp' else [False]):
             n += 1
             home = '192.168.%d.%d' % ((n >> 8) & 255, (n & 255) or 1)
@@ -134,7 +142,22 @@ def main():
                 emit(IP(**c2s) / TCP(sport=cport, dport=sport, flags='PA', seq=cs, ack=ss) / Raw(req))
                 cs += len(req)
             half = len(payload) // 2
-            parts = [payload[:half], payload[half:]] if split and half else [payload]
+            if split and half and mixed:
+                # the second segment first, then the first; one acknowledgement of both
+                snd, rcv, seq, ack = (s2c, c2s, ss, cs) if to_client else (c2s, s2c, cs, ss)
+                sp_, dp_ = (sport, cport) if to_client else (cport, sport)
+                emit(IP(**snd) / TCP(sport=sp_, dport=dp_, flags='PA', seq=seq + half, ack=ack)
+                     / Raw(payload[half:]))
+                emit(IP(**snd) / TCP(sport=sp_, dport=dp_, flags='PA', seq=seq, ack=ack)
+                     / Raw(payload[:half]))
+                emit(IP(**rcv) / TCP(sport=dp_, dport=sp_, flags='A', seq=ack, ack=seq + len(payload)))
+                if to_client:
+                    ss += len(payload)
+                else:
+                    cs += len(payload)
+                parts = []
+            else:
+                parts = [payload[:half], payload[half:]] if split and half else [payload]
             for part in parts:
                 if to_client:
                     emit(IP(**s2c) / TCP(sport=sport, dport=cport, flags='PA', seq=ss, ack=cs) / Raw(part))

@@ -139,12 +139,12 @@ pub fn gen_pcap(script: &str, out: &Path) {
     gen_pcap_from(script, &[], out)
 }
 
-/// Writes the capture of `tests/data/<script> INPUTS... OUT` (scapy) to `out`.
-pub fn gen_pcap_from(script: &str, inputs: &[&Path], out: &Path) {
+/// Writes the capture of `tests/data/<script> ARGS... OUT` (scapy) to `out`.
+pub fn gen_pcap_from(script: &str, args: &[&std::ffi::OsStr], out: &Path) {
     require_scapy();
     let o = Command::new("python3")
         .arg(crate_root().join("tests/data").join(script))
-        .args(inputs)
+        .args(args)
         .arg(out)
         .output()
         .unwrap_or_else(|e| panic!("python3: {e}"));
