@@ -635,7 +635,7 @@ fn ravn_raises_the_alerts_suricata_raises() {
         }
     }
     let mut runs: Vec<Vec<usize>> = groups.into_values().chain(singles).collect();
-    runs.sort(); // job order: gen-traffic first (the slow ones), then by name
+    runs.sort(); // job order: rule-traffic and gen-traffic first (the slow ones), then by name
     let results = run_parallel(jobs, runs.clone(), |g| run_case(&shared, &prepared[g[0]]));
     let mut slots: Vec<Option<Outcome>> = (0..prepared.len()).map(|_| None).collect();
     for (g, first) in runs.iter().zip(results) {
