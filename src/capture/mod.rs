@@ -10,7 +10,6 @@ use std::path::Path;
 
 mod input;
 pub mod live;
-pub mod mmap;
 pub mod pcap;
 pub mod pcapng;
 
@@ -207,9 +206,6 @@ pub fn open(path: &Path) -> Result<Box<dyn FrameSource>, CaptureError> {
         offset: None,
         kind: CaptureErrorKind::Open(e),
     })?;
-    if let Some(m) = mmap::MmapPcap::open(&file, &name)? {
-        return Ok(Box::new(m));
-    }
     sniff(Input::new(file, name, input::FILE_BUFFER))
 }
 

@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use super::input::{sized, Input};
+use super::input::Input;
 use super::{CaptureError, CaptureErrorKind, Frame, FrameSource, LinkType, Timestamp, MAX_CAPLEN};
 
 const MAGIC_US: u32 = 0xa1b2_c3d4;
@@ -43,7 +43,6 @@ pub struct PcapReader<R: Read> {
     link: LinkType,
     snaplen: u32,
     version: (u16, u16),
-    buf: Vec<u8>,
     truncated: Option<u64>,
     done: bool,
 }
@@ -112,7 +111,6 @@ impl<R: Read> PcapReader<R> {
             link,
             snaplen,
             version,
-            buf: Vec::with_capacity(64 * 1024),
             truncated: None,
             done: false,
         })
@@ -151,38 +149,23 @@ impl<R: Read> PcapReader<R> {
     }
 
     /// The next record; `Ok(None)` at the end (see `truncated` for an incomplete last record).
+    /// The frame's bytes are in place in the input's window.
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         if self.done {
             return Ok(None);
         }
-        match self.read_record() {
-            Ok(Some((ts, caplen, orig_len))) => Ok(Some(Frame {
-                ts,
-                link: self.link,
-                data: &self.buf[..caplen],
-                orig_len,
-            })),
-            Ok(None) => {
-                self.done = true;
-                Ok(None)
-            }
-            Err(e) => {
-                self.done = true;
-                Err(e)
-            }
-        }
-    }
-
-    fn read_record(&mut self) -> Result<Option<(Timestamp, usize, u32)>, CaptureError> {
         let start = self.input.pos();
         let mut hdr = [0u8; 24];
         let hdr = &mut hdr[..self.rec_hdr_len];
-        let n = self.input.fill(hdr)?;
-        if n == 0 {
-            return Ok(None);
-        }
+        let n = match self.input.fill(hdr) {
+            Ok(n) => n,
+            Err(e) => return self.fail(e),
+        };
         if n < hdr.len() {
-            self.truncated = Some(start);
+            if n > 0 {
+                self.truncated = Some(start);
+            }
+            self.done = true;
             return Ok(None);
         }
         let secs = self.u32_at(hdr, 0);
@@ -190,19 +173,14 @@ impl<R: Read> PcapReader<R> {
         let caplen = self.u32_at(hdr, 8);
         let orig_len = self.u32_at(hdr, 12);
         if caplen > MAX_CAPLEN {
-            return Err(self.input.error(
+            let e = self.input.error(
                 start,
                 CaptureErrorKind::RecordTooLarge {
                     len: caplen,
                     limit: MAX_CAPLEN,
                 },
-            ));
-        }
-        let data = sized(&mut self.buf, caplen as usize);
-        let n = self.input.fill(data)?;
-        if n < caplen as usize {
-            self.truncated = Some(start);
-            return Ok(None);
+            );
+            return self.fail(e);
         }
         // A fraction beyond one second (broken writers) carries into the seconds.
         let frac_ns = if self.nanos {
@@ -214,7 +192,29 @@ impl<R: Read> PcapReader<R> {
             secs: i64::from(secs) + (frac_ns / 1_000_000_000) as i64,
             nanos: (frac_ns % 1_000_000_000) as u32,
         };
-        Ok(Some((ts, caplen as usize, orig_len)))
+        let link = self.link;
+        let caplen = caplen as usize;
+        match self.input.ensure(caplen) {
+            Ok(k) if k < caplen => {
+                self.truncated = Some(start);
+                self.done = true;
+                return Ok(None);
+            }
+            Ok(_) => {}
+            Err(e) => return self.fail(e),
+        }
+        let data = self.input.take(caplen)?;
+        Ok(Some(Frame {
+            ts,
+            link,
+            data,
+            orig_len,
+        }))
+    }
+
+    fn fail<T>(&mut self, e: CaptureError) -> Result<T, CaptureError> {
+        self.done = true;
+        Err(e)
     }
 }
 

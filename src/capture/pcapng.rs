@@ -4,7 +4,7 @@
 
 use std::io::Read;
 
-use super::input::{sized, Input};
+use super::input::Input;
 use super::{CaptureError, CaptureErrorKind, Frame, FrameSource, LinkType, Timestamp, MAX_CAPLEN};
 
 const BT_SHB: u32 = 0x0A0D_0D0A;
@@ -77,15 +77,16 @@ pub struct PcapngReader<R: Read> {
     big_endian: bool,
     interfaces: Vec<Interface>,
     sections: u32,
-    buf: Vec<u8>,
     truncated: Option<u64>,
     done: bool,
 }
 
-/// Where a packet's bytes are in `buf`, and its metadata.
+/// A packet block left unconsumed at the head of the input: its length after the type and
+/// length words, where the packet's bytes are in it, and its metadata.
 struct PacketRef {
     ts: Timestamp,
     link: LinkType,
+    block: usize,
     start: usize,
     end: usize,
     orig_len: u32,
@@ -122,7 +123,6 @@ impl<R: Read> PcapngReader<R> {
             big_endian: false,
             interfaces: Vec::new(),
             sections: 0,
-            buf: Vec::with_capacity(64 * 1024),
             truncated: None,
             done: false,
         };
@@ -178,12 +178,14 @@ impl<R: Read> PcapngReader<R> {
             }
             match self.read_block() {
                 Ok(Block::Packet(p)) => {
+                    // in place in the input's window (read_block made sure it is there)
+                    let body = self.input.take(p.block)?;
                     return Ok(Some(Frame {
                         ts: p.ts,
                         link: p.link,
-                        data: &self.buf[p.start..p.end],
+                        data: &body[p.start..p.end],
                         orig_len: p.orig_len,
-                    }))
+                    }));
                 }
                 Ok(Block::Other) => continue,
                 Ok(Block::End) => {
@@ -230,12 +232,11 @@ impl<R: Read> PcapngReader<R> {
         }
         // The rest: version, section length, options, trailer.
         let rest = (len - 12) as usize;
-        let body = sized(&mut self.buf, rest);
-        if self.input.fill(body)? < rest {
+        if self.input.ensure(rest)? < rest {
             self.truncated = Some(start);
             return Ok(false);
         }
-        let body = &self.buf[..rest];
+        let body = self.input.peek(rest);
         let trailer = self.u32_at(body, rest - 4);
         if trailer != len {
             return Err(self.input.error(
@@ -249,6 +250,7 @@ impl<R: Read> PcapngReader<R> {
                 .input
                 .error(start, CaptureErrorKind::UnsupportedVersion { major, minor }));
         }
+        self.input.consume(rest);
         self.interfaces.clear();
         self.sections += 1;
         Ok(true)
@@ -307,12 +309,13 @@ impl<R: Read> PcapngReader<R> {
             ));
         }
         let rest = (len - 8) as usize;
-        let body = sized(&mut self.buf, rest);
-        if self.input.fill(body)? < rest {
+        if self.input.ensure(rest)? < rest {
             self.truncated = Some(start);
             return Ok(Block::End);
         }
-        let trailer = self.u32_at(&self.buf[..rest], rest - 4);
+        // the body stays in the input's window: consumed here, or by next_frame for a packet
+        let body = self.input.peek(rest);
+        let trailer = self.u32_at(body, rest - 4);
         if trailer != len {
             return Err(self.input.error(
                 start,
@@ -326,7 +329,8 @@ impl<R: Read> PcapngReader<R> {
                 if body_len < 8 {
                     return Err(self.input.error(start, bad_len()));
                 }
-                let iface = self.parse_idb(body_len, start)?;
+                let iface = self.parse_idb(&body[..body_len], start)?;
+                self.input.consume(rest);
                 self.interfaces.push(iface);
                 Ok(Block::Other)
             }
@@ -335,7 +339,7 @@ impl<R: Read> PcapngReader<R> {
                 if body_len < 20 {
                     return Err(self.input.error(start, bad_len()));
                 }
-                let b = &self.buf[..body_len];
+                let b = &body[..body_len];
                 let id = if block_type == BT_EPB {
                     self.u32_at(b, 0)
                 } else {
@@ -364,6 +368,7 @@ impl<R: Read> PcapngReader<R> {
                 Ok(Block::Packet(PacketRef {
                     ts: iface.timestamp(units),
                     link: iface.link,
+                    block: rest,
                     start: 20,
                     end: 20 + caplen as usize,
                     orig_len,
@@ -378,7 +383,7 @@ impl<R: Read> PcapngReader<R> {
                         .input
                         .error(start, CaptureErrorKind::UnknownInterface { id: 0 }));
                 };
-                let orig_len = self.u32_at(&self.buf, 0);
+                let orig_len = self.u32_at(body, 0);
                 let mut caplen = (body_len - 4).min(orig_len as usize);
                 if iface.snaplen != 0 {
                     caplen = caplen.min(iface.snaplen as usize);
@@ -386,18 +391,22 @@ impl<R: Read> PcapngReader<R> {
                 Ok(Block::Packet(PacketRef {
                     ts: Timestamp::default(),
                     link: iface.link,
+                    block: rest,
                     start: 4,
                     end: 4 + caplen,
                     orig_len,
                 }))
             }
-            _ => Ok(Block::Other),
+            _ => {
+                self.input.consume(rest);
+                Ok(Block::Other)
+            }
         }
     }
 
-    /// Parses an interface description block body (in `buf[..body_len]`).
-    fn parse_idb(&self, body_len: usize, start: u64) -> Result<Interface, CaptureError> {
-        let b = &self.buf[..body_len];
+    /// Parses an interface description block body `b` (without its trailer).
+    fn parse_idb(&self, b: &[u8], start: u64) -> Result<Interface, CaptureError> {
+        let body_len = b.len();
         let mut iface = Interface {
             link: LinkType::from_u32(u32::from(self.u16_at(b, 0))),
             snaplen: self.u32_at(b, 4),
