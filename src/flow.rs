@@ -258,6 +258,9 @@ pub struct Flow {
     pub app_ts: AppProto,
     pub app_tc: AppProto,
     pub tcp: TcpState,
+    /// The directions a FIN was seen in (1: to server, 2: to client): both, and the flow
+    /// times out as closed (Suricata's LAST_ACK and TIME_WAIT make the flow CLOSED).
+    pub fins: u8,
     pub tcp_client: TcpSide,
     pub tcp_server: TcpSide,
     /// A packet was seen in each direction (ICMP errors do not count).
@@ -391,10 +394,28 @@ pub struct FlowTable {
     /// reused first.
     sessions: Vec<TcpSession>,
     free_sessions: Vec<u32>,
+    /// The timeout sweep (Suricata's flow manager): the next slot it looks at while a
+    /// pass is under way, and the packet second the next pass starts at.
+    sweep_hand: usize,
+    sweeping: bool,
+    sweep_next: i64,
+    /// Per slot, the packet second its flow may time out from (`expiry`; u32::MAX when
+    /// free): the sweep reads this dense array, not the slots.
+    expires: Vec<u32>,
 }
 
 /// Slots examined per eviction; the least recently used of them goes.
 const EVICT_SCAN: usize = 32;
+
+/// A timeout sweep passes over the table once per this many seconds of packet time, so a
+/// flow ends at most this late. (Suricata's flow manager paces its passes by the wall
+/// clock, which in a replay is no packet time at all; each pass costs little here: it
+/// reads one dense word per slot.)
+const SWEEP_EVERY_SECS: i64 = 1;
+
+/// Slots a sweep looks at per packet: a pass is spread over many packets, so no packet
+/// waits for a whole table.
+const SWEEP_STEP: usize = 64;
 
 impl FlowTable {
     pub fn new(max_flows: usize, timeouts: Timeouts) -> FlowTable {
@@ -433,6 +454,10 @@ impl FlowTable {
             retired: None,
             sessions: Vec::with_capacity(max_flows + 1),
             free_sessions: Vec::with_capacity(max_flows + 1),
+            sweep_hand: 0,
+            sweeping: false,
+            sweep_next: i64::MIN,
+            expires: Vec::with_capacity(max_flows),
         }
     }
 
@@ -485,7 +510,31 @@ impl FlowTable {
     }
 
     fn timeout_for(&self, f: &Flow) -> u32 {
-        let t = &self.timeouts;
+        self.timeouts.of(f)
+    }
+
+    /// The packet second from which the sweep looks closer at `f` (its last packet's
+    /// second plus its timeout; u32::MAX for none).
+    fn expiry(t: &Timeouts, f: &Flow) -> u32 {
+        let at = f.last.secs.saturating_add(i64::from(t.of(f)));
+        at.clamp(0, i64::from(u32::MAX) - 1) as u32
+    }
+
+    /// Find or create the packet's flow and account the packet to it. None for a packet
+    /// without a flow (see `Packet::wants_flow`).
+    pub fn update(&mut self, p: &Packet<'_>) -> Option<FlowRef> {
+        let r = self.track(p)?;
+        if let Some(f) = &self.slots[r.slot as usize] {
+            self.expires[r.slot as usize] = Self::expiry(&self.timeouts, f);
+        }
+        Some(r)
+    }
+}
+
+impl Timeouts {
+    /// The timeout of `f` in its state.
+    fn of(&self, f: &Flow) -> u32 {
+        let t = self;
         match (f.proto, f.state) {
             (6, FlowState::New) => t.tcp_new,
             (6, FlowState::Established) => t.tcp_established,
@@ -498,10 +547,10 @@ impl FlowTable {
             _ => t.default_established,
         }
     }
+}
 
-    /// Find or create the packet's flow and account the packet to it. None for a packet
-    /// without a flow (see `Packet::wants_flow`).
-    pub fn update(&mut self, p: &Packet<'_>) -> Option<FlowRef> {
+impl FlowTable {
+    fn track(&mut self, p: &Packet<'_>) -> Option<FlowRef> {
         if let Some(s) = FlowKey::of_icmp_error(p).and_then(|k| self.find(&k)) {
             return self.icmp_error(s, p);
         }
@@ -576,6 +625,7 @@ impl FlowTable {
                     && !p.payload.is_empty());
             f.state = match f.tcp {
                 TcpState::Closed => FlowState::Closed,
+                TcpState::Closing if f.fins == 3 => FlowState::Closed,
                 TcpState::Established | TcpState::Closing => FlowState::Established,
                 _ => FlowState::New,
             };
@@ -625,6 +675,56 @@ impl FlowTable {
         })
     }
 
+    /// The timeout sweep, one step, at packet time `now` (Suricata's flow manager, which
+    /// times flows out whether or not their tuple comes back): once per
+    /// `SWEEP_EVERY_SECS` of packet time a pass looks at every slot in use,
+    /// `SWEEP_STEP` slots per call, and removes the flows idle longer than their timeout
+    /// (counted in `timeouts`). True when it stopped at a removed flow whose streams need
+    /// their end-of-flow inspection: take it with `retired`, `drop_retired`, and call again.
+    pub fn sweep(&mut self, now: Timestamp) -> bool {
+        if !self.sweeping {
+            if self.sweep_next == i64::MIN {
+                self.sweep_next = now.secs.saturating_add(SWEEP_EVERY_SECS);
+            }
+            if now.secs < self.sweep_next {
+                return false;
+            }
+            self.sweeping = true;
+            self.sweep_hand = 0;
+        }
+        let end = self.slots.len();
+        let stop = self.sweep_hand.saturating_add(SWEEP_STEP).min(end);
+        let now_secs = now.secs.clamp(0, i64::from(u32::MAX)) as u32;
+        while self.sweep_hand < stop {
+            let slot = self.sweep_hand;
+            self.sweep_hand += 1;
+            if now_secs < self.expires[slot] {
+                continue;
+            }
+            // Suricata's FlowManagerFlowTimeout: timed out once `now` reaches the last
+            // packet's time plus the timeout, to the nanosecond
+            let expired = match &self.slots[slot] {
+                Some(f) => {
+                    let t = i64::from(self.timeout_for(f));
+                    (now.secs, now.nanos) >= (f.last.secs.saturating_add(t), f.last.nanos)
+                }
+                None => false,
+            };
+            if expired {
+                self.stats.timeouts += 1;
+                self.retire(slot as u32);
+                if self.retired.is_some() {
+                    return true;
+                }
+            }
+        }
+        if self.sweep_hand >= end {
+            self.sweeping = false;
+            self.sweep_next = now.secs.saturating_add(SWEEP_EVERY_SECS);
+        }
+        false
+    }
+
     /// Remove a flow that ends (timeout, eviction): when its streams need the end-of-flow
     /// inspection, it is kept aside for `retired` (a previous one still there is
     /// released).
@@ -637,6 +737,7 @@ impl FlowTable {
             e.remove();
         }
         self.free.push(slot);
+        self.expires[slot as usize] = u32::MAX;
         if let Some(old) = self.retired.take() {
             self.release_session(old.ssn);
         }
@@ -743,6 +844,7 @@ impl FlowTable {
             Some(s) => s,
             None if self.slots.len() < self.max_flows => {
                 self.slots.push(None);
+                self.expires.push(u32::MAX);
                 (self.slots.len() - 1) as u32
             }
             None => {
@@ -785,6 +887,7 @@ impl FlowTable {
             app_ts: AppProto::Unknown,
             app_tc: AppProto::Unknown,
             tcp: TcpState::None,
+            fins: 0,
             tcp_client: TcpSide::default(),
             tcp_server: TcpSide::default(),
             seen_toserver: false,
@@ -904,6 +1007,12 @@ fn tcp_track(f: &mut Flow, dir: Direction, t: &crate::decode::TcpHdr, len: u32, 
     if rst && f.tcp != TcpState::None {
         f.tcp = TcpState::Closed;
     }
+    if fin && f.tcp >= TcpState::Established {
+        f.fins |= match dir {
+            Direction::ToServer => 1,
+            Direction::ToClient => 2,
+        };
+    }
     if f.tcp != TcpState::None {
         let side = match dir {
             Direction::ToServer => &mut f.tcp_client,
@@ -1017,6 +1126,42 @@ mod tests {
         decode_raw(dec, ipv4_raw(17, a, b, &v), 1)
     }
 
+    #[test]
+    fn the_sweep_times_out_idle_flows_whose_tuple_never_returns() {
+        let mut dec = Decoder::new();
+        let mut t = FlowTable::new(16, Timeouts::default());
+        // a one-way UDP flow at second 1 (udp new: 30 s), a two-way one (established: 300 s)
+        t.update(udp(&mut dec, true, 1000, 53, b"q").root())
+            .unwrap();
+        t.update(udp(&mut dec, true, 2000, 53, b"q").root())
+            .unwrap();
+        t.update(udp(&mut dec, false, 53, 2000, b"a").root())
+            .unwrap();
+        let at = |secs| Timestamp { secs, nanos: 0 };
+        let sweep_all = |t: &mut FlowTable, secs| {
+            // a pass is spread over calls; none stops at a flow needing a flush here
+            for _ in 0..4 {
+                assert!(!t.sweep(at(secs)));
+            }
+        };
+        // passes start a second of packet time apart; the flows' last packets were at 1.0
+        sweep_all(&mut t, 1);
+        sweep_all(&mut t, 30);
+        assert_eq!((t.active(), t.stats.timeouts), (2, 0), "29 s idle");
+        sweep_all(&mut t, 31);
+        assert_eq!(
+            (t.active(), t.stats.timeouts),
+            (1, 1),
+            "30 s idle: timed out"
+        );
+        sweep_all(&mut t, 300);
+        assert_eq!((t.active(), t.stats.timeouts), (1, 1));
+        sweep_all(&mut t, 301);
+        assert_eq!((t.active(), t.stats.timeouts), (0, 2));
+        // the slots are free again
+        assert!(t.expires.iter().all(|&e| e == u32::MAX));
+    }
+
     /// A DNS query for example.com.
     const DNS: &[u8] =
         b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01";
@@ -1104,6 +1249,44 @@ mod tests {
         v.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
         v.extend_from_slice(payload);
         decode_raw(dec, ipv4_raw(6, 1, 2, &v), 1)
+    }
+
+    #[test]
+    fn a_tcp_flow_closed_by_fins_both_ways_times_out_as_closed() {
+        use crate::decode::packet::tcpflag::*;
+        let mut dec = Decoder::new();
+        let mut t = FlowTable::new(16, Timeouts::default());
+        let seg = |dec: &mut Decoder, up: bool, flags: u8| {
+            let (sp, dp, a, b) = if up {
+                (1234u16, 80u16, 1, 2)
+            } else {
+                (80, 1234, 2, 1)
+            };
+            let mut v = Vec::new();
+            v.extend_from_slice(&sp.to_be_bytes());
+            v.extend_from_slice(&dp.to_be_bytes());
+            v.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 1, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+            decode_raw(dec, ipv4_raw(6, a, b, &v), 1)
+        };
+        let at = |secs| Timestamp { secs, nanos: 0 };
+        let handshake = [
+            (true, SYN),
+            (false, SYN | ACK),
+            (true, ACK),
+            (true, FIN | ACK),
+        ];
+        for (up, flags) in handshake {
+            t.update(seg(&mut dec, up, flags).root()).unwrap();
+        }
+        // one FIN: still established (600 s) after 60 s
+        t.sweep(at(1));
+        t.sweep(at(61));
+        assert_eq!((t.active(), t.stats.timeouts), (1, 0));
+        // (the packets all carry second 1)
+        t.update(seg(&mut dec, false, FIN | ACK).root()).unwrap();
+        // both FINs: closed, 60 s
+        t.sweep(at(62));
+        assert_eq!((t.active(), t.stats.timeouts), (0, 1));
     }
 
     #[test]

@@ -157,6 +157,16 @@ impl Processor {
             eve_alert: *eve_alert,
             frame_link: frame.link,
         };
+        // flows idle past their timeout end now, with their end-of-flow inspection
+        let mut n_swept = 0;
+        while flows.sweep(pseudo_ts) {
+            if let Some((f, Some(ssn), se)) = flows.retired() {
+                n_swept += flush_flow(
+                    engine, f, ssn, se, scratch, alerts, &out, pseudo_ts, &mut emit,
+                );
+            }
+            flows.drop_retired();
+        }
         decoder.decode_with(frame, |decoded| {
             let root = decoded.root();
             let mut n = 0;
@@ -241,7 +251,7 @@ impl Processor {
             }
             one(root);
             n
-        })
+        }) + n_swept
     }
 
     /// The end of the capture: every TCP flow's streams get their last inspection, as
