@@ -22,6 +22,9 @@
 //! - `defrag`: `tests/data/gen_frag_pcap.py`'s IPv4 and IPv6 fragments (in and out of order,
 //!   overlapping, duplicated, incomplete, too large, behind VLAN, inside and around GRE),
 //!   generated at test time, with `tests/data/frag.rules`: IP defragmentation.
+//! - `payload`: `tests/data/gen_bytevars_pcap.py`'s datagrams and a TCP session, generated at
+//!   test time, with `tests/data/bytevars.rules`: byte_extract/byte_math variables as the
+//!   values of offset, depth, distance, within and isdataat, around their limits.
 //!
 //! Both tools run with plain settings: Suricata as suricata-alerts runs it (alert-only config,
 //! `-k none`, default HOME_NET), ravn with its defaults plus the same classification and
@@ -602,6 +605,12 @@ fn ravn_raises_the_alerts_suricata_raises() {
             "stream.rules",
         ),
         ("defrag", "ip-fragments", "gen_frag_pcap.py", "frag.rules"),
+        (
+            "payload",
+            "byte-variables",
+            "gen_bytevars_pcap.py",
+            "bytevars.rules",
+        ),
     ] {
         if !(only.is_empty() || format!("{corpus}/{name}").contains(&only)) {
             continue;

@@ -259,10 +259,12 @@ impl Signature {
                     n,
                     relative,
                     negated,
+                    var,
                 } => pkws.push(PayloadKeyword::IsDataAt {
                     n: *n,
                     relative: *relative,
                     negated: *negated,
+                    var: *var,
                 }),
                 Match::Pcre(p) => pkws.push(PayloadKeyword::Pcre(p)),
                 Match::ByteTest(b) => pkws.push(PayloadKeyword::ByteTest(b)),

@@ -9,8 +9,8 @@
 use memchr::memmem;
 
 use crate::rules::ast::{
-    ByteExtract, ByteJump, ByteMath, ByteMathOp, ByteTest, ByteTestOp, Content, Endian, NumBase,
-    NumCmp, Pcre, ValueRef,
+    ByteExtract, ByteJump, ByteMath, ByteMathOp, ByteTest, ByteTestOp, Content, Endian, ModVars,
+    NumBase, NumCmp, Pcre, ValueRef,
 };
 
 /// Variables a rule may define with byte_extract / byte_math.
@@ -76,6 +76,8 @@ pub struct ContentMatcher {
     within_next: bool,
     /// Not relative, not followed by a relative keyword, no depth/offset.
     single: bool,
+    /// Modifiers whose value is a byte_extract/byte_math variable (read at match time).
+    vars: ModVars,
     finder: memmem::Finder<'static>,
 }
 
@@ -144,10 +146,12 @@ pub enum PayloadItem {
     ByteExtract(ByteExtract),
     ByteMath(ByteMath),
     Bsize(NumCmp<u64>),
+    /// With `var`, `n` is a variable's index.
     IsDataAt {
         n: u32,
         relative: bool,
         negated: bool,
+        var: bool,
     },
 }
 
@@ -166,10 +170,12 @@ pub enum PayloadKeyword<'a> {
     ByteExtract(&'a ByteExtract),
     ByteMath(&'a ByteMath),
     Bsize(NumCmp<u64>),
+    /// With `var`, `n` is a variable's index.
     IsDataAt {
         n: u32,
         relative: bool,
         negated: bool,
+        var: bool,
     },
 }
 
@@ -201,6 +207,13 @@ impl PayloadProgram {
                     var_ok(&b.nbytes) && var_ok(&b.value) && var_ok(&b.offset)
                 }
                 PayloadKeyword::ByteJump(b) => var_ok(&b.nbytes) && var_ok(&b.offset),
+                PayloadKeyword::IsDataAt { n, var: true, .. } => (*n as usize) < MAX_VARS,
+                PayloadKeyword::Content(c) => {
+                    [c.vars.offset, c.vars.depth, c.vars.distance, c.vars.within]
+                        .into_iter()
+                        .flatten()
+                        .all(|i| (i as usize) < MAX_VARS)
+                }
                 _ => true,
             };
             if !ok {
@@ -237,8 +250,9 @@ impl PayloadProgram {
                         offset = 0;
                         depth = c.pattern.len() as u32;
                     }
-                    // Suricata stores depth as an absolute end: offset + depth.
-                    if depth != 0 {
+                    // Suricata stores depth as an absolute end: offset + depth (with a
+                    // variable in either, at match time)
+                    if depth != 0 && c.vars.offset.is_none() && c.vars.depth.is_none() {
                         depth = depth.saturating_add(offset);
                     }
                     let single = !(c.is_relative()
@@ -259,16 +273,19 @@ impl PayloadProgram {
                         endswith: c.endswith,
                         within_next: next_within,
                         single,
+                        vars: c.vars,
                     }));
                 }
                 PayloadKeyword::IsDataAt {
                     n,
                     relative,
                     negated,
+                    var,
                 } => items.push(PayloadItem::IsDataAt {
                     n: *n,
                     relative: *relative,
                     negated: *negated,
+                    var: *var,
                 }),
             }
         }
@@ -440,12 +457,17 @@ fn inspect(items: &[PayloadItem], idx: usize, buf: &[u8], st: &mut State) -> Out
             let mut prev_offset: u32 = 0;
             let mut prev_buffer_offset = st.buffer_offset;
             let relative = cd.has_distance || cd.within.is_some();
+            // variables' values, read as Suricata does (`det_ctx->byte_values`)
+            let var = |i: Option<u8>| i.map(|i| st.vars.get(i as usize).copied().unwrap_or(0));
+            let (v_offset, v_depth) = (var(cd.vars.offset), var(cd.vars.depth));
+            let (v_distance, v_within) = (var(cd.vars.distance), var(cd.vars.within));
             loop {
                 let mut depth = buffer_len;
                 let mut offset: u32;
                 if relative {
                     offset = prev_buffer_offset;
-                    let distance = cd.distance;
+                    // (an extracted value is cast to 32 bits, as Suricata casts it)
+                    let distance = v_distance.map_or(cd.distance, |v| v as u32 as i32);
                     if cd.has_distance {
                         if distance < 0 && distance.unsigned_abs() > offset {
                             offset = 0;
@@ -453,24 +475,48 @@ fn inspect(items: &[PayloadItem], idx: usize, buf: &[u8], st: &mut State) -> Out
                             offset = offset.wrapping_add_signed(distance);
                         }
                     }
-                    if let Some(within) = cd.within {
+                    if let Some(v) = v_within {
+                        let end = u64::from(prev_buffer_offset)
+                            .wrapping_add(v)
+                            .wrapping_add(distance as i64 as u64)
+                            as u32;
+                        if (depth as i32) > end as i32 {
+                            depth = end;
+                        }
+                    } else if let Some(within) = cd.within {
                         let end = prev_buffer_offset as i64 + within as i64 + distance as i64;
                         if (depth as i64) > end {
                             depth = end.max(0) as u32;
                         }
                     }
-                    if cd.depth != 0 && cd.depth.saturating_add(prev_buffer_offset) < depth {
+                    if let Some(v) = v_depth {
+                        if v.wrapping_add(u64::from(prev_buffer_offset)) < u64::from(depth) {
+                            depth = prev_buffer_offset.wrapping_add(v as u32);
+                        }
+                    } else if cd.depth != 0 && cd.depth.saturating_add(prev_buffer_offset) < depth {
                         depth = prev_buffer_offset + cd.depth;
                     }
-                    if cd.offset > offset {
+                    if let Some(v) = v_offset {
+                        if v > u64::from(offset) {
+                            offset = v as u32;
+                        }
+                    } else if cd.offset > offset {
                         offset = cd.offset;
                     }
                 } else {
-                    if cd.depth != 0 {
+                    if let Some(v) = v_depth {
+                        depth = v as u32;
+                    } else if cd.depth != 0 {
                         depth = cd.depth;
                     }
-                    offset = cd.offset;
+                    offset = v_offset.map_or(cd.offset, |v| v as u32);
                     prev_buffer_offset = 0;
+                }
+                // with a variable in distance, offset or depth, the depth counts from the
+                // offset (Suricata 7.0's DISTANCE_VAR | OFFSET_VAR | DEPTH_VAR: so a
+                // `distance:var; within:1` looks `var` bytes further than it says)
+                if v_distance.is_some() || v_offset.is_some() || v_depth.is_some() {
+                    depth = depth.wrapping_add(offset);
                 }
                 if prev_offset != 0 {
                     offset = prev_offset;
@@ -718,28 +764,45 @@ fn inspect(items: &[PayloadItem], idx: usize, buf: &[u8], st: &mut State) -> Out
             n,
             relative,
             negated,
+            var,
         } => {
+            // Suricata's ISDATAAT_OFFSET_VAR: a huge value never has data; a failure with a
+            // variable is a plain no-match (an earlier match may give another value)
+            let fail = if *var {
+                Outcome::NoMatch
+            } else {
+                Outcome::Discontinue
+            };
+            let n = if *var {
+                let v = st.vars.get(*n as usize).copied().unwrap_or(0);
+                if v >= 100_000_000 {
+                    return if *negated { next(st) } else { Outcome::NoMatch };
+                }
+                v as u32
+            } else {
+                *n
+            };
             if *relative {
-                if st.buffer_offset as u64 + *n as u64 > buffer_len as u64 {
+                if st.buffer_offset as u64 + n as u64 > buffer_len as u64 {
                     if *negated {
                         return next(st);
                     }
-                    Outcome::Discontinue
+                    fail
                 } else if *negated {
                     Outcome::NoMatch
                 } else {
                     next(st)
                 }
-            } else if *n < buffer_len {
+            } else if n < buffer_len {
                 if *negated {
-                    Outcome::Discontinue
+                    fail
                 } else {
                     next(st)
                 }
             } else if *negated {
                 next(st)
             } else {
-                Outcome::Discontinue
+                fail
             }
         }
     }
@@ -840,6 +903,7 @@ mod tests {
                 n: 2,
                 relative: true,
                 negated: false,
+                var: false,
             },
         ]);
         assert!(p.matches(b"abxx"));
@@ -848,9 +912,77 @@ mod tests {
             n: 3,
             relative: false,
             negated: true,
+            var: false,
         }]);
         assert!(q.matches(b"abc"));
         assert!(!q.matches(b"abcd"));
+    }
+
+    /// `byte_extract:1,0,len` (variable 0): the first byte as a number.
+    fn extract_len() -> ByteExtract {
+        ByteExtract {
+            nbytes: 1,
+            offset: 0,
+            var: 0,
+            name: "len".into(),
+            relative: false,
+            multiplier: 1,
+            endian: crate::rules::ast::Endian::Big,
+            string: None,
+            align: 0,
+            bitmask: None,
+        }
+    }
+
+    #[test]
+    fn modifiers_and_isdataat_take_byte_extract_variables() {
+        let be = extract_len();
+        // community sid 43004's shape: content:"/"; content:"/"; within:len; distance:1
+        let a = c("/");
+        let mut b = c("/");
+        b.distance = Some(1);
+        b.within = Some(0);
+        b.vars.within = Some(0);
+        let p = PayloadProgram::compile(&[
+            PayloadKeyword::ByteExtract(&be),
+            PayloadKeyword::Content(&a),
+            PayloadKeyword::Content(&b),
+        ]);
+        // len 4: the second "/" starts 1 to 4 bytes after the first ends
+        assert!(p.matches(b"\x04/abcd/"));
+        assert!(!p.matches(b"\x04/abcde/"));
+        assert!(p.matches(b"\x05/abcde/"));
+        // offset:len; depth:len — a depth from a variable counts from the offset
+        let mut o = c("xy");
+        o.offset = Some(0);
+        o.depth = Some(0);
+        o.vars.offset = Some(0);
+        o.vars.depth = Some(0);
+        let q = PayloadProgram::compile(&[
+            PayloadKeyword::ByteExtract(&be),
+            PayloadKeyword::Content(&o),
+        ]);
+        assert!(q.matches(b"\x02_xy"));
+        assert!(!q.matches(b"\x03_xy_"), "xy starts before offset 3");
+        assert!(q.matches(b"\x03__xy"));
+        assert!(
+            !q.matches(b"\x01xy"),
+            "depth 1 from offset 1 cannot hold xy"
+        );
+        // isdataat:len,relative
+        let d = c("\x00");
+        let i = PayloadProgram::compile(&[
+            PayloadKeyword::ByteExtract(&be),
+            PayloadKeyword::Content(&d),
+            PayloadKeyword::IsDataAt {
+                n: 0,
+                relative: true,
+                negated: false,
+                var: true,
+            },
+        ]);
+        assert!(i.matches(b"\x03\x00abc"));
+        assert!(!i.matches(b"\x04\x00abc"));
     }
 
     #[test]

@@ -167,6 +167,29 @@ pub struct Content {
     /// turns them into absolute ones after deciding which signatures need the packet (a
     /// content with depth or offset does), so these do not count there.
     pub absolute_from_relative: bool,
+    /// Modifiers given a byte_extract/byte_math variable: its index here, and, as Suricata
+    /// stores it, the same index in the modifier's number field (so checks made at load
+    /// time see what Suricata's see).
+    pub vars: ModVars,
+}
+
+/// The byte_extract/byte_math variables (by index) that content modifiers take their value
+/// from at match time (Suricata's DETECT_CONTENT_*_VAR).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ModVars {
+    pub offset: Option<u8>,
+    pub depth: Option<u8>,
+    pub distance: Option<u8>,
+    pub within: Option<u8>,
+}
+
+impl ModVars {
+    pub fn any(&self) -> bool {
+        self.offset.is_some()
+            || self.depth.is_some()
+            || self.distance.is_some()
+            || self.within.is_some()
+    }
 }
 
 impl Content {
@@ -221,11 +244,13 @@ pub enum IpProtoMatch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Match {
     Content(Content),
-    /// `isdataat:[!]N[,relative][,rawbytes]`
+    /// `isdataat:[!]N[,relative][,rawbytes]`; with `var`, `n` is the index of the
+    /// byte_extract/byte_math variable given instead of N.
     IsDataAt {
         n: u32,
         relative: bool,
         negated: bool,
+        var: bool,
     },
     Dsize(NumCmp<u16>),
     Itype(NumCmp<u8>),

@@ -164,8 +164,10 @@ pub(crate) fn depth(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> {
         return Err(Skip::kw("depth", MIX));
     }
     check_negated_fp(c, "depth")?;
-    if let Some(e) = var {
-        return Err(e);
+    if let Some(i) = var? {
+        c.depth = Some(u32::from(i));
+        c.vars.depth = Some(i);
+        return Ok(());
     }
     let d = parse_u16_range(v, 0, 0, u16::MAX)
         .ok_or_else(|| Skip::kw("depth", format!("invalid value for depth: {}", show(v))))?;
@@ -196,8 +198,10 @@ pub(crate) fn offset(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> {
         return Err(Skip::kw("offset", MIX));
     }
     check_negated_fp(c, "offset")?;
-    if let Some(e) = var {
-        return Err(e);
+    if let Some(i) = var? {
+        c.offset = Some(u32::from(i));
+        c.vars.offset = Some(i);
+        return Ok(());
     }
     let o = parse_u16(v, 0)
         .ok_or_else(|| Skip::kw("offset", format!("invalid value for offset: {}", show(v))))?;
@@ -219,8 +223,10 @@ pub(crate) fn distance(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> 
         return Err(Skip::kw("distance", MIX));
     }
     check_negated_fp(c, "distance")?;
-    if let Some(e) = var {
-        return Err(e);
+    if let Some(i) = var? {
+        c.distance = Some(i32::from(i));
+        c.vars.distance = Some(i);
+        return check_prev_fp_only(ctx, "distance");
     }
     let d = parse_i32_lenient(v, -CONTENT_VALUE_MAX, CONTENT_VALUE_MAX).ok_or_else(|| {
         Skip::kw(
@@ -246,8 +252,10 @@ pub(crate) fn within(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> {
         return Err(Skip::kw("within", MIX));
     }
     check_negated_fp(c, "within")?;
-    if let Some(e) = var {
-        return Err(e);
+    if let Some(i) = var? {
+        c.within = Some(u32::from(i));
+        c.vars.within = Some(i);
+        return check_prev_fp_only(ctx, "within");
     }
     let w = parse_i32_lenient(v, -CONTENT_VALUE_MAX, CONTENT_VALUE_MAX)
         .ok_or_else(|| Skip::kw("within", format!("invalid value for within: {}", show(v))))?;
@@ -488,8 +496,14 @@ pub(crate) fn isdataat(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> 
     if raw && !relative {
         return Err(Skip::kw("isdataat", "rawbytes without relative"));
     }
-    if let Some(e) = super::byte::content_var(ctx, "isdataat", num) {
-        return Err(e);
+    if let Some(i) = super::byte::content_var(ctx, "isdataat", num)? {
+        ctx.matches.push(Match::IsDataAt {
+            n: u32::from(i),
+            relative,
+            negated,
+            var: true,
+        });
+        return Ok(());
     }
     let n = string_parse_u(num, 10, num.len(), u16::MAX as u64)
         .ok_or_else(|| Skip::kw("isdataat", format!("isdataat out of range '{}'", show(num))))?;
@@ -507,6 +521,7 @@ pub(crate) fn isdataat(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> 
         n: n as u32,
         relative,
         negated,
+        var: false,
     });
     Ok(())
 }
@@ -693,7 +708,7 @@ pub(crate) fn first_relative_to_absolute(ctx: &mut Ctx<'_>) {
     let Some(Match::Content(c)) = first else {
         return;
     };
-    if !c.is_relative() || c.distance.is_some_and(|d| d < 0) {
+    if !c.is_relative() || c.distance.is_some_and(|d| d < 0) || c.vars.any() {
         return;
     }
     let d = c.distance.take().unwrap_or(0);
