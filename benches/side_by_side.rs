@@ -499,8 +499,8 @@ fn main() -> ExitCode {
     }
     println!(
         "(pkts/s and Mbit/s over wall − rule load; Suricata's rule load = wall − its logged \
-         'time elapsed'; peak RSS is /usr/bin/time's maximum resident set, which counts the \
-         pages of a memory-mapped capture file as well as the heap; reference Suricata \
+         'time elapsed'; peak RSS is /usr/bin/time's maximum resident set (ravn reads the capture \
+         through a 128 KiB window, Suricata through libpcap's buffer); reference Suricata \
          figures on this machine: heartbeat 234 k pkts/s, ET Open 138 k pkts/s, rule load \
          22 s, RSS 514 MiB)"
     );
