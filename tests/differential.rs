@@ -667,7 +667,7 @@ fn ravn_raises_the_alerts_suricata_raises() {
          (test rules + rules/heartbeat.rules, ravn-loaded subset); stream: \
          tests/data/gen_stream_pcap.py + stream.rules; defrag: tests/data/gen_frag_pcap.py + \
          frag.rules; rule-traffic: tests/data/gen_rule_traffic.py over the gen-traffic rules; \
-         {jobs} jobs; \
+         payload: tests/data/gen_bytevars_pcap.py + bytevars.rules; {jobs} jobs; \
          work files in {}",
         work.display()
     );
