@@ -725,6 +725,11 @@ impl FlowTable {
         false
     }
 
+    /// A sweep pass is under way (started, not yet through the table).
+    pub fn sweeping(&self) -> bool {
+        self.sweeping
+    }
+
     /// Remove a flow that ends (timeout, eviction): when its streams need the end-of-flow
     /// inspection, it is kept aside for `retired` (a previous one still there is
     /// released).

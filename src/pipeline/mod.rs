@@ -212,6 +212,21 @@ pub fn gettid() -> i32 {
 const BATCH: usize = 64;
 const PUBLISH_EVERY: Duration = Duration::from_millis(200);
 
+/// How often the matcher runs the flow-timeout sweep by the wall clock when the ring is
+/// empty (with packets flowing, the sweep runs on their time).
+const IDLE_SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// The wall clock as a packet timestamp (live captures stamp packets with it).
+fn wall_clock() -> crate::capture::Timestamp {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    crate::capture::Timestamp {
+        secs: d.as_secs() as i64,
+        nanos: d.subsec_nanos(),
+    }
+}
+
 /// The matcher thread: frames in, alert lines out, until the capture has stopped and the
 /// frame ring is empty.
 pub fn run_matcher(
@@ -240,6 +255,7 @@ pub fn run_matcher(
     }
     let mut last_publish = Instant::now();
     let mut last_ping = Instant::now();
+    let mut last_idle_sweep = Instant::now();
     let mut idle: u32 = 0;
     loop {
         let (a, b) = frames.peek(BATCH);
@@ -276,6 +292,13 @@ pub fn run_matcher(
                 swap_engine(&shared, &mut engine, &mut proc);
             }
             let now = Instant::now();
+            if n == 0 && now.duration_since(last_idle_sweep) >= IDLE_SWEEP_EVERY {
+                // a quiet link: flows still time out, by the wall clock
+                proc.sweep_idle(&mut engine, wall_clock(), |e| {
+                    emit_alert(&mut alerts, opts.eve, e)
+                });
+                last_idle_sweep = now;
+            }
             if now.duration_since(last_publish) >= PUBLISH_EVERY {
                 if let Ok(mut g) = shared.processor.try_lock() {
                     *g = proc.stats(&engine);

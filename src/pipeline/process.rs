@@ -254,6 +254,47 @@ impl Processor {
         }) + n_swept
     }
 
+    /// No packets for a while on a live capture: the timeout sweep at wall-clock time `now`
+    /// (Suricata's flow manager keeps the wall clock), a whole pass at once, with the
+    /// end-of-flow inspection of the flows it ends. Without this a quiet link would time
+    /// nothing out until its next packet. Returns the number of alerts.
+    pub fn sweep_idle(
+        &mut self,
+        engine: &mut Engine,
+        now: Timestamp,
+        mut emit: impl FnMut(Emit<'_, '_>),
+    ) -> usize {
+        if now > self.last_ts {
+            self.last_ts = now;
+        }
+        let out = Out {
+            ips: self.ips,
+            eve_alert: self.eve_alert,
+            frame_link: crate::capture::LinkType::Raw,
+        };
+        let mut n = 0;
+        loop {
+            if self.flows.sweep(self.last_ts) {
+                if let Some((f, Some(ssn), se)) = self.flows.retired() {
+                    n += flush_flow(
+                        engine,
+                        f,
+                        ssn,
+                        se,
+                        &mut self.scratch,
+                        &mut self.alerts,
+                        &out,
+                        self.last_ts,
+                        &mut emit,
+                    );
+                }
+                self.flows.drop_retired();
+            } else if !self.flows.sweeping() {
+                return n;
+            }
+        }
+    }
+
     /// The end of the capture: every TCP flow's streams get their last inspection, as
     /// Suricata's pseudo packets at shutdown (FlowForceReassembly): per flow, a to-server
     /// then a to-client packet where `StreamEngine::needs_flush` says so, inspected with
@@ -579,4 +620,86 @@ pub fn build_engine(cfg: &Config, rule_files: &[PathBuf]) -> Result<BuiltEngine,
         engine,
         load_secs: loaded.secs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::{Frame, LinkType};
+
+    /// Raw IPv4 + TCP from 10.0.0.1:1234 to 10.0.0.2:80 (`up`), or back.
+    fn tcp(up: bool, flags: u8, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
+        let (a, b, sp, dp) = if up {
+            (1, 2, 1234u16, 80u16)
+        } else {
+            (2, 1, 80, 1234)
+        };
+        let mut v = vec![
+            0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, a, 10, 0, 0, b,
+        ];
+        v[2..4].copy_from_slice(&((40 + payload.len()) as u16).to_be_bytes());
+        v.extend_from_slice(&sp.to_be_bytes());
+        v.extend_from_slice(&dp.to_be_bytes());
+        v.extend_from_slice(&seq.to_be_bytes());
+        v.extend_from_slice(&ack.to_be_bytes());
+        v.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        v.extend_from_slice(payload);
+        v
+    }
+
+    #[test]
+    fn a_quiet_link_still_times_flows_out_and_inspects_their_streams() {
+        use crate::decode::packet::tcpflag::*;
+        let dir = std::env::temp_dir().join(format!("ravn-idle-sweep-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rules = dir.join("idle.rules");
+        // split over two segments: only the stream (flushed when the flow ends) has it whole
+        std::fs::write(
+            &rules,
+            "alert tcp any any -> any any (msg:\"idle\"; flow:established,to_server; \
+             content:\"IDLEDATA\"; sid:1;)\n",
+        )
+        .unwrap();
+        let cfg = Config::default();
+        let mut engine = build_engine(&cfg, &[rules]).unwrap().engine;
+        let mut proc = Processor::new(&cfg);
+        let segments = [
+            tcp(true, SYN, 100, 0, b""),
+            tcp(false, SYN | ACK, 500, 101, b""),
+            tcp(true, ACK, 101, 501, b""),
+            tcp(true, PSH | ACK, 101, 501, b"IDLE"),
+            tcp(true, PSH | ACK, 105, 501, b"DATA"),
+        ];
+        let mut alerts = 0;
+        for (i, bytes) in segments.iter().enumerate() {
+            let frame = Frame {
+                ts: Timestamp {
+                    secs: 1000,
+                    nanos: i as u32,
+                },
+                link: LinkType::Raw,
+                data: bytes,
+                orig_len: bytes.len() as u32,
+            };
+            alerts += proc.process(&mut engine, &frame, Some(i as u64 + 1), "wire/pcap", |_| {});
+        }
+        assert_eq!(alerts, 0, "neither segment holds the content");
+        let at = |secs| Timestamp { secs, nanos: 10 };
+        // established: 600 s after its last packet
+        assert_eq!(proc.sweep_idle(&mut engine, at(1100), |_| {}), 0);
+        assert_eq!(proc.sweep_idle(&mut engine, at(1599), |_| {}), 0);
+        assert_eq!(proc.flows.stats.timeouts, 0);
+        let mut seen = Vec::new();
+        let n = proc.sweep_idle(&mut engine, at(1600), |e| {
+            if let Emit::Alert(r) = e {
+                seen.push(r.pkt_src.to_string());
+            }
+        });
+        assert_eq!((n, proc.flows.stats.timeouts), (1, 1));
+        assert_eq!(seen, [PSEUDO_PKT_SRC]);
+        assert_eq!(proc.flows.active(), 0);
+        // nothing is left to end or inspect at exit
+        assert_eq!(proc.finish(&mut engine, |_| {}), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
