@@ -158,6 +158,8 @@ pub fn run(cfg: &Config, rule_files: &[PathBuf], log_dir: &Path) -> Result<(), D
         fast: cfg.outputs.fast.enabled,
         eve: cfg.outputs.eve.enabled,
         watchdog: notify::watchdog_interval().map(|d| (notifier.try_clone(), d)),
+        // a capture file's packets keep their own time: its flows time out on that alone
+        wall_clock: cfg.capture.source != crate::config::CaptureSource::Pcap,
     };
     let sh = shared.clone();
     let engine = built.engine;

@@ -143,6 +143,9 @@ pub struct MatcherOptions {
     pub eve: bool,
     /// systemd watchdog: ping this often.
     pub watchdog: Option<(Notifier, Duration)>,
+    /// The packets carry the wall clock (a kernel or TZSP source, not a capture file), so
+    /// an idle matcher may time flows out by it.
+    pub wall_clock: bool,
 }
 
 /// The CPUs the calling thread may run on (its affinity mask: systemd's `CPUAffinity=`,
@@ -292,7 +295,8 @@ pub fn run_matcher(
                 swap_engine(&shared, &mut engine, &mut proc);
             }
             let now = Instant::now();
-            if n == 0 && now.duration_since(last_idle_sweep) >= IDLE_SWEEP_EVERY {
+            if opts.wall_clock && n == 0 && now.duration_since(last_idle_sweep) >= IDLE_SWEEP_EVERY
+            {
                 // a quiet link: flows still time out, by the wall clock
                 proc.sweep_idle(&mut engine, wall_clock(), |e| {
                     emit_alert(&mut alerts, opts.eve, e)
