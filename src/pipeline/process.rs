@@ -160,25 +160,15 @@ impl Processor {
         // flows idle past their timeout end now, with their end-of-flow inspection
         let mut n_swept = 0;
         while flows.sweep(pseudo_ts) {
-            if let Some((f, Some(ssn), se)) = flows.retired() {
-                n_swept += flush_flow(
-                    engine, f, ssn, se, scratch, alerts, &out, pseudo_ts, &mut emit,
-                );
-            }
-            flows.drop_retired();
+            n_swept += flush_retired(flows, engine, scratch, alerts, &out, pseudo_ts, &mut emit);
         }
         decoder.decode_with(frame, |decoded| {
             let root = decoded.root();
             let mut n = 0;
             let mut one = |p: &Packet<'_>| {
                 let fref = flows.update(p);
-                if let Some((f, Some(ssn), se)) = flows.retired() {
-                    // a flow that timed out or was evicted: its end-of-flow inspection
-                    n += flush_flow(
-                        engine, f, ssn, se, scratch, alerts, &out, pseudo_ts, &mut emit,
-                    );
-                }
-                flows.drop_retired();
+                // a flow that timed out or was evicted: its end-of-flow inspection
+                n += flush_retired(flows, engine, scratch, alerts, &out, pseudo_ts, &mut emit);
                 let mut chunks = RawChunks::default();
                 let mut has_stream = false;
                 let mut inspected = false;
@@ -267,28 +257,20 @@ impl Processor {
         if now > self.last_ts {
             self.last_ts = now;
         }
-        let out = Out {
-            ips: self.ips,
-            eve_alert: self.eve_alert,
-            frame_link: crate::capture::LinkType::Raw,
-        };
+        let out = self.pseudo_out();
         let mut n = 0;
         loop {
             if self.flows.sweep(self.last_ts) {
-                if let Some((f, Some(ssn), se)) = self.flows.retired() {
-                    n += flush_flow(
-                        engine,
-                        f,
-                        ssn,
-                        se,
-                        &mut self.scratch,
-                        &mut self.alerts,
-                        &out,
-                        self.last_ts,
-                        &mut emit,
-                    );
-                }
-                self.flows.drop_retired();
+                let (scratch, alerts) = (&mut self.scratch, &mut self.alerts);
+                n += flush_retired(
+                    &mut self.flows,
+                    engine,
+                    scratch,
+                    alerts,
+                    &out,
+                    self.last_ts,
+                    &mut emit,
+                );
             } else if !self.flows.sweeping() {
                 return n;
             }
@@ -301,21 +283,18 @@ impl Processor {
     /// all the data not inspected yet. Their alerts have no `pcap_cnt`. Returns the number
     /// of alerts.
     pub fn finish(&mut self, engine: &mut Engine, mut emit: impl FnMut(Emit<'_, '_>)) -> usize {
-        let out = Out {
-            ips: self.ips,
-            eve_alert: self.eve_alert,
-            frame_link: crate::capture::LinkType::Raw,
-        };
+        let out = self.pseudo_out();
         let mut n = 0;
         for slot in 0..self.flows.capacity() {
             if let Some((f, Some(ssn), se)) = self.flows.slot_parts(slot) {
+                let (scratch, alerts) = (&mut self.scratch, &mut self.alerts);
                 n += flush_flow(
                     engine,
                     f,
                     ssn,
                     se,
-                    &mut self.scratch,
-                    &mut self.alerts,
+                    scratch,
+                    alerts,
                     &out,
                     self.last_ts,
                     &mut emit,
@@ -323,6 +302,15 @@ impl Processor {
             }
         }
         n
+    }
+
+    /// How the end-of-flow pseudo packets' alerts are written (they have no captured link).
+    fn pseudo_out(&self) -> Out {
+        Out {
+            ips: self.ips,
+            eve_alert: self.eve_alert,
+            frame_link: crate::capture::LinkType::Raw,
+        }
     }
 
     /// The counters now (decoder, flows) with `engine`'s.
@@ -338,6 +326,26 @@ impl Processor {
             defrag: *self.decoder.defrag.stats(),
         }
     }
+}
+
+/// The end-of-flow inspection of the flow the table just ended (if any, with a TCP
+/// session), which is then released.
+#[allow(clippy::too_many_arguments)]
+fn flush_retired(
+    flows: &mut FlowTable,
+    engine: &mut Engine,
+    scratch: &mut [u8],
+    alerts: &mut PacketAlerts,
+    out: &Out,
+    ts: Timestamp,
+    emit: &mut impl FnMut(Emit<'_, '_>),
+) -> usize {
+    let n = match flows.retired() {
+        Some((f, Some(ssn), se)) => flush_flow(engine, f, ssn, se, scratch, alerts, out, ts, emit),
+        _ => 0,
+    };
+    flows.drop_retired();
+    n
 }
 
 /// A flow's end-of-flow inspection (Suricata's FlowFinish): a pseudo packet per direction
