@@ -51,6 +51,24 @@ impl Default for Timeouts {
     }
 }
 
+impl Timeouts {
+    /// The timeout of `f` in its state.
+    fn of(&self, f: &Flow) -> u32 {
+        let t = self;
+        match (f.proto, f.state) {
+            (6, FlowState::New) => t.tcp_new,
+            (6, FlowState::Established) => t.tcp_established,
+            (6, FlowState::Closed) => t.tcp_closed,
+            (17, FlowState::New) => t.udp_new,
+            (17, _) => t.udp_established,
+            (1 | 58, FlowState::New) => t.icmp_new,
+            (1 | 58, _) => t.icmp_established,
+            (_, FlowState::New) => t.default_new,
+            _ => t.default_established,
+        }
+    }
+}
+
 /// A normalised flow key: the lower endpoint first, so both directions hash alike. As in
 /// Suricata's flow hash, the tunnel depth is part of it: a packet out of a tunnel never
 /// shares a flow with a packet at another depth (and packets out of different tunnels at
@@ -509,10 +527,6 @@ impl FlowTable {
         self.index.len()
     }
 
-    fn timeout_for(&self, f: &Flow) -> u32 {
-        self.timeouts.of(f)
-    }
-
     /// The packet second from which the sweep looks closer at `f` (its last packet's
     /// second plus its timeout; u32::MAX for none).
     fn expiry(t: &Timeouts, f: &Flow) -> u32 {
@@ -529,27 +543,7 @@ impl FlowTable {
         }
         Some(r)
     }
-}
 
-impl Timeouts {
-    /// The timeout of `f` in its state.
-    fn of(&self, f: &Flow) -> u32 {
-        let t = self;
-        match (f.proto, f.state) {
-            (6, FlowState::New) => t.tcp_new,
-            (6, FlowState::Established) => t.tcp_established,
-            (6, FlowState::Closed) => t.tcp_closed,
-            (17, FlowState::New) => t.udp_new,
-            (17, _) => t.udp_established,
-            (1 | 58, FlowState::New) => t.icmp_new,
-            (1 | 58, _) => t.icmp_established,
-            (_, FlowState::New) => t.default_new,
-            _ => t.default_established,
-        }
-    }
-}
-
-impl FlowTable {
     fn track(&mut self, p: &Packet<'_>) -> Option<FlowRef> {
         if let Some(s) = FlowKey::of_icmp_error(p).and_then(|k| self.find(&k)) {
             return self.icmp_error(s, p);
@@ -562,7 +556,7 @@ impl FlowTable {
             Some(s) => {
                 let expired = {
                     let f = self.slots[s as usize].as_ref()?;
-                    p.ts.secs - f.last.secs > self.timeout_for(f) as i64
+                    p.ts.secs - f.last.secs > self.timeouts.of(f) as i64
                 };
                 if expired {
                     self.stats.timeouts += 1;
@@ -705,7 +699,7 @@ impl FlowTable {
             // packet's time plus the timeout, to the nanosecond
             let expired = match &self.slots[slot] {
                 Some(f) => {
-                    let t = i64::from(self.timeout_for(f));
+                    let t = i64::from(self.timeouts.of(f));
                     (now.secs, now.nanos) >= (f.last.secs.saturating_add(t), f.last.nanos)
                 }
                 None => false,

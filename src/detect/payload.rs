@@ -458,7 +458,7 @@ fn inspect(items: &[PayloadItem], idx: usize, buf: &[u8], st: &mut State) -> Out
             let mut prev_buffer_offset = st.buffer_offset;
             let relative = cd.has_distance || cd.within.is_some();
             // variables' values, read as Suricata does (`det_ctx->byte_values`)
-            let var = |i: Option<u8>| i.map(|i| st.vars.get(i as usize).copied().unwrap_or(0));
+            let var = |i: Option<u8>| i.map(|i| value(st, ValueRef::Var(i)) as u64);
             let (v_offset, v_depth) = (var(cd.vars.offset), var(cd.vars.depth));
             let (v_distance, v_within) = (var(cd.vars.distance), var(cd.vars.within));
             loop {
@@ -774,7 +774,7 @@ fn inspect(items: &[PayloadItem], idx: usize, buf: &[u8], st: &mut State) -> Out
                 Outcome::Discontinue
             };
             let n = if *var {
-                let v = st.vars.get(*n as usize).copied().unwrap_or(0);
+                let v = value(st, ValueRef::Var(*n as u8)) as u64;
                 if v >= 100_000_000 {
                     return if *negated { next(st) } else { Outcome::NoMatch };
                 }
