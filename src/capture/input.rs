@@ -98,11 +98,9 @@ impl<R: Read> Input<R> {
 
     /// The next `n` bytes, in place; fewer only at the end of the stream.
     pub fn take(&mut self, n: usize) -> Result<&[u8], CaptureError> {
-        self.want(n)?;
-        let k = n.min(self.tail - self.head);
+        let k = self.ensure(n)?;
         let start = self.head;
-        self.head += k;
-        self.pos += k as u64;
+        self.consume(k);
         Ok(&self.buf[start..start + k])
     }
 
