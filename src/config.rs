@@ -97,6 +97,10 @@ pub struct StreamConfig {
     /// What to do with such a session (Suricata's `stream.midstream-policy`); `inherit`
     /// (the default) takes the `exception-policy` master switch.
     pub midstream_policy: PolicyValue,
+    /// Follow TCP sessions of which only one side is seen (Suricata's
+    /// `stream.async-oneside`): data counts as acknowledged once received, and a SYN/ACK
+    /// without its SYN starts a session even without `midstream`.
+    pub async_oneside: bool,
     /// Suricata's `stream.memcap` (sessions; ravn keeps sessions inside the flow table, so
     /// this is checked but `flow.max-flows` is what bounds them).
     pub memcap: Size,
@@ -109,6 +113,7 @@ impl Default for StreamConfig {
         StreamConfig {
             midstream: false,
             midstream_policy: PolicyValue::Inherit,
+            async_oneside: false,
             memcap: Size::Text("64mb".into()),
             reassembly: ReassemblyConfig::default(),
         }

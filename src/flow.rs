@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use crate::capture::Timestamp;
 use crate::decode::{Packet, L4};
 use crate::exception_policy::Policy;
-use crate::stream::{StreamEngine, StreamSettings, TcpSession};
+use crate::stream::{Pickup, StreamEngine, StreamSettings, TcpSession};
 
 /// Flow timeouts in seconds (Suricata's `flow-timeouts` defaults).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -220,6 +220,13 @@ pub enum Direction {
 }
 
 impl Direction {
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::ToServer => Direction::ToClient,
+            Direction::ToClient => Direction::ToServer,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Direction::ToServer => "to_server",
@@ -312,6 +319,18 @@ impl Flow {
         }
     }
 
+    /// Swap client and server with everything kept per direction (Suricata's FlowSwap,
+    /// for a session picked up at its SYN/ACK).
+    fn turn_around(&mut self) {
+        std::mem::swap(&mut self.client, &mut self.server);
+        std::mem::swap(&mut self.pkts_toserver, &mut self.pkts_toclient);
+        std::mem::swap(&mut self.bytes_toserver, &mut self.bytes_toclient);
+        std::mem::swap(&mut self.iponly_toserver, &mut self.iponly_toclient);
+        std::mem::swap(&mut self.app_ts, &mut self.app_tc);
+        std::mem::swap(&mut self.tcp_client, &mut self.tcp_server);
+        std::mem::swap(&mut self.seen_toserver, &mut self.seen_toclient);
+    }
+
     /// EVE's `app_proto`, `app_proto_ts` and `app_proto_tc` (the per-direction ones only
     /// where they differ from the flow's), as Suricata's EveAddAppProto prints them.
     pub fn app_names(&self) -> [Option<&'static str>; 3] {
@@ -391,6 +410,8 @@ pub struct FlowTable {
     free: Vec<u32>,
     timeouts: Timeouts,
     midstream: bool,
+    /// `stream.async-oneside`: sessions seen from one side only.
+    async_oneside: bool,
     /// `stream.midstream-policy`, resolved, and whether the engine runs as an IPS.
     midstream_policy: Policy,
     ips: bool,
@@ -461,6 +482,7 @@ impl FlowTable {
             free: Vec::with_capacity(max_flows),
             timeouts,
             midstream,
+            async_oneside: false,
             midstream_policy: Policy::Ignore,
             ips: false,
             stats: FlowStats::default(),
@@ -484,6 +506,21 @@ impl FlowTable {
     pub fn set_midstream_policy(&mut self, policy: Policy, ips: bool) {
         self.midstream_policy = policy;
         self.ips = ips;
+    }
+
+    /// Take up one-sided TCP sessions (Suricata's `stream.async-oneside`).
+    pub fn set_async_oneside(&mut self, on: bool) {
+        self.async_oneside = on;
+    }
+
+    /// Which sessions start without their handshake seen (see `Pickup`).
+    fn pickup(&self) -> Pickup {
+        Pickup {
+            midstream: self.midstream,
+            synack: (self.midstream || self.async_oneside)
+                && matches!(self.midstream_policy, Policy::Ignore | Policy::PassFlow),
+            async_oneside: self.async_oneside,
+        }
     }
 
     pub fn capacity(&self) -> usize {
@@ -568,16 +605,24 @@ impl FlowTable {
             }
             None => self.create(key, src, p),
         };
-        let midstream = self.midstream;
+        let pickup = self.pickup();
         let (policy, ips) = (self.midstream_policy, self.ips);
         let tick = self.tick;
         let f = self.slots[slot as usize].as_mut()?;
         f.lru = tick;
-        let dir = if src == f.client {
+        let mut dir = if src == f.client {
             Direction::ToServer
         } else {
             Direction::ToClient
         };
+        if let L4::Tcp(t) = p.l4 {
+            if f.tcp == TcpState::None && pickup.synack && synack(t.flags) {
+                // a session picked up at its SYN/ACK: the SYN/ACK's sender is the server
+                // (Suricata's FlowSwap in StreamTcpPacketStateNone)
+                f.turn_around();
+                dir = dir.reverse();
+            }
+        }
         f.last = p.ts;
         // ICMP error messages do not make a direction "seen" (Suricata's FlowUpdateSeenFlag).
         let counts_as_seen = match p.l4 {
@@ -596,7 +641,7 @@ impl FlowTable {
                 }
                 no_inspect = policy.stops_packet(ips);
             }
-            tcp_track(f, dir, &t, p.payload.len() as u32, midstream);
+            tcp_track(f, dir, &t, p.payload.len() as u32, pickup);
             let payload = if p.carries_tunnel { &[][..] } else { p.payload };
             if self.stream_enabled {
                 if f.ssn == NO_SESSION {
@@ -609,12 +654,13 @@ impl FlowTable {
                     };
                 }
                 let ssn = &mut self.sessions[f.ssn as usize];
-                stream_add = ssn.packet(&mut self.stream, dir, &t, payload, midstream);
+                stream_add = ssn.packet(&mut self.stream, dir, &t, payload, pickup);
             }
             // The packet completing the handshake is not yet "established", unless it
             // carries data; packets after it are.
             let est = before >= TcpState::Established
                 || (before == TcpState::SynRecv
+                    && dir == Direction::ToServer
                     && f.tcp >= TcpState::Established
                     && !p.payload.is_empty());
             f.state = match f.tcp {
@@ -911,6 +957,12 @@ impl FlowTable {
     }
 }
 
+/// SYN and ACK, no RST: a SYN/ACK a session can be picked up at.
+fn synack(flags: u8) -> bool {
+    use crate::decode::packet::tcpflag::*;
+    flags & (SYN | ACK | RST) == SYN | ACK
+}
+
 /// A packet on a flow without a TCP session that Suricata's stream engine treats as a
 /// midstream exception (`StreamTcpPacketStateNone`: FIN, SYN/ACK or ACK; not RST or SYN).
 fn midstream_exception(state: TcpState, flags: u8) -> bool {
@@ -972,27 +1024,58 @@ fn udp_app_detect(f: &mut Flow, dir: Direction, sp: u16, dp: u16, payload: &[u8]
     }
 }
 
-fn tcp_track(f: &mut Flow, dir: Direction, t: &crate::decode::TcpHdr, len: u32, midstream: bool) {
+fn tcp_track(f: &mut Flow, dir: Direction, t: &crate::decode::TcpHdr, len: u32, pickup: Pickup) {
     use crate::decode::packet::tcpflag::*;
     let syn = t.flags & SYN != 0;
     let ack = t.flags & ACK != 0;
     let fin = t.flags & FIN != 0;
     let rst = t.flags & RST != 0;
+    // a plain ACK (no SYN, FIN or RST): what moves a one-sided session to established
+    let plain_ack = ack && !syn && !fin && !rst;
+    let before = f.tcp;
     match f.tcp {
         TcpState::None => {
             if syn && !ack && dir == Direction::ToServer {
                 f.tcp = TcpState::SynSent;
-            } else if midstream && !rst {
+            } else if syn && ack && !rst && pickup.synack {
+                // picked up at the SYN/ACK (the flow was turned around): the client's
+                // side starts at the acknowledged sequence number
+                f.tcp = TcpState::SynRecv;
+                f.tcp_client = TcpSide {
+                    isn: t.ack.wrapping_sub(1),
+                    next_seq: t.ack,
+                    isn_set: true,
+                };
+            } else if pickup.midstream && !rst && !syn {
                 f.tcp = TcpState::Established;
             }
         }
         TcpState::SynSent => {
             if syn && ack && dir == Direction::ToClient {
                 f.tcp = TcpState::SynRecv;
+            } else if pickup.async_oneside
+                && plain_ack
+                && dir == Direction::ToServer
+                && t.seq == f.tcp_client.next_seq
+            {
+                f.tcp = TcpState::Established;
             }
         }
         TcpState::SynRecv => {
-            if ack && !syn && dir == Direction::ToServer {
+            if ack
+                && !syn
+                && !rst
+                && dir == Direction::ToServer
+                && t.ack == f.tcp_server.next_seq
+                && (t.seq.wrapping_sub(f.tcp_client.next_seq) as i32) >= 0
+            {
+                // the SYN/ACK acknowledged exactly (`TcpSession::packet` has the same rule)
+                f.tcp = TcpState::Established;
+            } else if pickup.async_oneside
+                && plain_ack
+                && dir == Direction::ToClient
+                && t.seq == f.tcp_server.next_seq
+            {
                 f.tcp = TcpState::Established;
             }
         }
@@ -1012,7 +1095,10 @@ fn tcp_track(f: &mut Flow, dir: Direction, t: &crate::decode::TcpHdr, len: u32, 
             Direction::ToClient => 2,
         };
     }
-    if f.tcp != TcpState::None {
+    // a packet the handshake did not take moves no sequence number (Suricata drops it
+    // from the session)
+    let refused = matches!(before, TcpState::SynSent | TcpState::SynRecv) && f.tcp == before;
+    if f.tcp != TcpState::None && !refused {
         let side = match dir {
             Direction::ToServer => &mut f.tcp_client,
             Direction::ToClient => &mut f.tcp_server,
@@ -1255,7 +1341,7 @@ mod tests {
         use crate::decode::packet::tcpflag::*;
         let mut dec = Decoder::new();
         let mut t = FlowTable::new(16, Timeouts::default());
-        let seg = |dec: &mut Decoder, up: bool, flags: u8| {
+        let seg = |dec: &mut Decoder, up: bool, flags: u8, seq: u32, ack: u32| {
             let (sp, dp, a, b) = if up {
                 (1234u16, 80u16, 1, 2)
             } else {
@@ -1264,28 +1350,79 @@ mod tests {
             let mut v = Vec::new();
             v.extend_from_slice(&sp.to_be_bytes());
             v.extend_from_slice(&dp.to_be_bytes());
-            v.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 1, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+            v.extend_from_slice(&seq.to_be_bytes());
+            v.extend_from_slice(&ack.to_be_bytes());
+            v.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
             decode_raw(dec, ipv4_raw(6, a, b, &v), 1)
         };
         let at = |secs| Timestamp { secs, nanos: 0 };
+        // ISNs 1 (client) and 100 (server)
         let handshake = [
-            (true, SYN),
-            (false, SYN | ACK),
-            (true, ACK),
-            (true, FIN | ACK),
+            (true, SYN, 1, 0),
+            (false, SYN | ACK, 100, 2),
+            (true, ACK, 2, 101),
+            (true, FIN | ACK, 2, 101),
         ];
-        for (up, flags) in handshake {
-            t.update(seg(&mut dec, up, flags).root()).unwrap();
+        for (up, flags, seq, ack) in handshake {
+            t.update(seg(&mut dec, up, flags, seq, ack).root()).unwrap();
         }
         // one FIN: still established (600 s) after 60 s
         t.sweep(at(1));
         t.sweep(at(61));
         assert_eq!((t.active(), t.stats.timeouts), (1, 0));
         // (the packets all carry second 1)
-        t.update(seg(&mut dec, false, FIN | ACK).root()).unwrap();
+        t.update(seg(&mut dec, false, FIN | ACK, 101, 3).root())
+            .unwrap();
         // both FINs: closed, 60 s
         t.sweep(at(62));
         assert_eq!((t.active(), t.stats.timeouts), (0, 1));
+    }
+
+    #[test]
+    fn a_session_picked_up_at_its_syn_ack_turns_the_flow_around() {
+        use crate::decode::packet::tcpflag::*;
+        let seg = |dec: &mut Decoder, up: bool, flags: u8, seq: u32, ack: u32| {
+            let (sp, dp, a, b) = if up {
+                (1234u16, 80u16, 1, 2)
+            } else {
+                (80, 1234, 2, 1)
+            };
+            let mut v = Vec::new();
+            v.extend_from_slice(&sp.to_be_bytes());
+            v.extend_from_slice(&dp.to_be_bytes());
+            v.extend_from_slice(&seq.to_be_bytes());
+            v.extend_from_slice(&ack.to_be_bytes());
+            v.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+            decode_raw(dec, ipv4_raw(6, a, b, &v), 1)
+        };
+        for (midstream, async_oneside) in [(true, false), (false, true)] {
+            let mut dec = Decoder::new();
+            let mut t = FlowTable::with_options(16, Timeouts::default(), midstream);
+            t.set_async_oneside(async_oneside);
+            // the server (port 80) answers a SYN we never saw
+            let r = t
+                .update(seg(&mut dec, false, SYN | ACK, 500, 11).root())
+                .unwrap();
+            assert_eq!(r.dir, Direction::ToClient);
+            assert!(!r.established);
+            let f = t.get(r);
+            assert_eq!(f.client.1, 1234);
+            assert_eq!((f.pkts_toserver, f.pkts_toclient), (0, 1));
+            assert_eq!(f.tcp, TcpState::SynRecv);
+            // the client's ACK of it completes the handshake; the packet after is established
+            let r = t.update(seg(&mut dec, true, ACK, 11, 501).root()).unwrap();
+            assert_eq!((r.dir, r.established), (Direction::ToServer, false));
+            let r = t.update(seg(&mut dec, true, ACK, 11, 501).root()).unwrap();
+            assert!(r.established);
+        }
+        // neither setting: no pickup, the first packet's sender stays the client
+        let mut dec = Decoder::new();
+        let mut t = FlowTable::new(16, Timeouts::default());
+        let r = t
+            .update(seg(&mut dec, false, SYN | ACK, 500, 11).root())
+            .unwrap();
+        assert_eq!(r.dir, Direction::ToServer);
+        assert_eq!(t.get(r).tcp, TcpState::None);
     }
 
     #[test]

@@ -22,13 +22,18 @@
 //! - `defrag`: `tests/data/gen_frag_pcap.py`'s IPv4 and IPv6 fragments (in and out of order,
 //!   overlapping, duplicated, incomplete, too large, behind VLAN, inside and around GRE),
 //!   generated at test time, with `tests/data/frag.rules`: IP defragmentation.
+//! - `stream` also: `tests/data/gen_midstream_pcap.py`'s sessions without their start or
+//!   with one side missing, with `tests/data/midstream.rules`, four times: plain, and with
+//!   `stream.midstream` and `stream.async-oneside` on (each alone and both; Suricata gets
+//!   the alert-only config with those keys added).
 //! - `payload`: `tests/data/gen_bytevars_pcap.py`'s datagrams and a TCP session, generated at
 //!   test time, with `tests/data/bytevars.rules`: byte_extract/byte_math variables as the
 //!   values of offset, depth, distance, within and isdataat, around their limits.
 //!
 //! Both tools run with plain settings: Suricata as suricata-alerts runs it (alert-only config,
 //! `-k none`, default HOME_NET), ravn with its defaults plus the same classification and
-//! reference configs; no test's `suricata.yaml` or `args`. Any difference fails the test.
+//! reference configs; no test's `suricata.yaml` or `args` (only the midstream cases set
+//! stream settings, the same for both). Any difference fails the test.
 //! The full report goes to `<target dir>/differential-report.txt`.
 //!
 //! Environment: `RAVN_DIFF_JOBS` (parallel cases, default: CPUs), `RAVN_DIFF_SEEDS`,
@@ -61,6 +66,10 @@ struct Case {
     name: String,
     pcap: PathBuf,
     rules: Rules,
+    /// `stream.*` settings both tools run with (`key`, `value`), e.g. `("midstream",
+    /// "true")`: ravn gets `--set stream.key=value`, Suricata a copy of the alert-only
+    /// config with the keys in its `stream:` section.
+    stream: &'static [(&'static str, &'static str)],
 }
 
 #[derive(Default, Clone)]
@@ -128,6 +137,7 @@ fn conformance_cases(shared: &Path) -> Vec<Case> {
                 name,
                 pcap,
                 rules: Rules::Raw(rules),
+                stream: &[],
             });
         } else {
             // A capture kept for other tests (no test.yaml of its own): heartbeat rule only.
@@ -137,6 +147,7 @@ fn conformance_cases(shared: &Path) -> Vec<Case> {
                     name: format!("{name}/{}", p.file_name().unwrap().to_string_lossy()),
                     pcap: p,
                     rules: Rules::Raw(vec![heartbeat.clone()]),
+                    stream: &[],
                 });
             }
         }
@@ -195,7 +206,8 @@ impl Prepared {
     fn key(&self) -> Option<(PathBuf, String)> {
         let (file, _) = self.rules.as_ref().ok()?;
         let pcap = self.case.pcap.canonicalize().ok()?;
-        Some((pcap, std::fs::read_to_string(file).ok()?))
+        let rules = std::fs::read_to_string(file).ok()?;
+        Some((pcap, format!("{:?}\n{rules}", self.case.stream)))
     }
 
     fn outcome(&self) -> Outcome {
@@ -259,6 +271,11 @@ fn compare(
         .arg("-l")
         .arg(&ravn_out)
         .args(ravn_sets(shared))
+        .args(
+            case.stream
+                .iter()
+                .flat_map(|(k, v)| ["--set".to_string(), format!("stream.{k}={v}")]),
+        )
         .output()
         .map_err(|e| format!("running ravn: {e}"))?;
     std::fs::write(dir.join("ravn.stderr"), &r.stderr).ok();
@@ -278,12 +295,17 @@ fn compare(
 
     // Suricata, through the reference tool
     let suri_out = dir.join("suricata");
-    let s = Command::new("python3")
-        .arg(shared.join("tools/suricata-alerts"))
+    let mut cmd = Command::new("python3");
+    cmd.arg(shared.join("tools/suricata-alerts"))
         .arg(&case.pcap)
         .arg(rules)
         .arg("--keep")
-        .arg(&suri_out)
+        .arg(&suri_out);
+    if !case.stream.is_empty() {
+        cmd.arg("--yaml")
+            .arg(suricata_yaml_with(shared, dir, case.stream)?);
+    }
+    let s = cmd
         .output()
         .map_err(|e| format!("running suricata-alerts: {e}"))?;
     let stderr = String::from_utf8_lossy(&s.stderr);
@@ -315,6 +337,29 @@ fn compare(
     o.only_ravn = only_ravn;
     o.only_suricata = only_suricata;
     Ok(())
+}
+
+/// The alert-only config suricata-alerts uses, with `stream` settings added to its
+/// `stream:` section, written into `dir`.
+fn suricata_yaml_with(
+    shared: &Path,
+    dir: &Path,
+    stream: &[(&str, &str)],
+) -> Result<PathBuf, String> {
+    let src = shared.join("reference/suricata-7.0.10/suricata-alertonly.yaml");
+    let text = std::fs::read_to_string(&src).map_err(|e| format!("{}: {e}", src.display()))?;
+    let added: String = stream
+        .iter()
+        .map(|(k, v)| format!("  {k}: {v}\n"))
+        .collect();
+    let Some(at) = text.find("\nstream:\n") else {
+        return Err(format!("{}: no `stream:` section", src.display()));
+    };
+    let at = at + "\nstream:\n".len();
+    let out = dir.join("suricata.yaml");
+    std::fs::write(&out, format!("{}{added}{}", &text[..at], &text[at..]))
+        .map_err(|e| format!("{}: {e}", out.display()))?;
+    Ok(out)
 }
 
 fn tail(s: &str, n: usize) -> &str {
@@ -575,6 +620,7 @@ fn ravn_raises_the_alerts_suricata_raises() {
                     file: loaded_file.clone(),
                     count,
                 },
+                stream: &[],
             });
         }
         let gen_dir = work.join("pcaps");
@@ -593,37 +639,84 @@ fn ravn_raises_the_alerts_suricata_raises() {
                     file: loaded_file.clone(),
                     count,
                 },
+                stream: &[],
             });
         }
     }
-    // scapy-generated captures with their own rules: (corpus, name, generator, rules)
-    for (corpus, name, script, rules) in [
+    // scapy-generated captures with their own rules and stream settings:
+    // (corpus, name, generator, rules, stream settings)
+    type Settings = &'static [(&'static str, &'static str)];
+    const PLAIN: Settings = &[];
+    let midstream: [(&str, Settings); 3] = [
+        (
+            "midstream",
+            &[("midstream", "true"), ("async-oneside", "false")],
+        ),
+        (
+            "midstream-async",
+            &[("midstream", "true"), ("async-oneside", "true")],
+        ),
+        (
+            "async",
+            &[("midstream", "false"), ("async-oneside", "true")],
+        ),
+    ];
+    let mut scapy: Vec<(&'static str, &str, &str, &str, Settings)> = vec![
         (
             "stream",
             "tcp-reassembly",
             "gen_stream_pcap.py",
             "stream.rules",
+            PLAIN,
         ),
-        ("defrag", "ip-fragments", "gen_frag_pcap.py", "frag.rules"),
+        (
+            "stream",
+            "no-pickup",
+            "gen_midstream_pcap.py",
+            "midstream.rules",
+            PLAIN,
+        ),
+        (
+            "defrag",
+            "ip-fragments",
+            "gen_frag_pcap.py",
+            "frag.rules",
+            PLAIN,
+        ),
         (
             "payload",
             "byte-variables",
             "gen_bytevars_pcap.py",
             "bytevars.rules",
+            PLAIN,
         ),
-    ] {
+    ];
+    for (name, sets) in midstream {
+        scapy.push((
+            "stream",
+            name,
+            "gen_midstream_pcap.py",
+            "midstream.rules",
+            sets,
+        ));
+    }
+    let mut generated = std::collections::BTreeSet::new();
+    for (corpus, name, script, rules, stream) in scapy {
         if !(only.is_empty() || format!("{corpus}/{name}").contains(&only)) {
             continue;
         }
         let dir = work.join("pcaps");
         std::fs::create_dir_all(&dir).unwrap();
-        let pcap = dir.join(format!("{name}.pcap"));
-        gen_pcap(script, &pcap);
+        let pcap = dir.join(format!("{}.pcap", script.trim_end_matches(".py")));
+        if generated.insert(script) {
+            gen_pcap(script, &pcap);
+        }
         cases.push(Case {
             corpus,
             name: name.into(),
             pcap,
             rules: Rules::Raw(vec![crate_root().join("tests/data").join(rules)]),
+            stream,
         });
     }
     cases.extend(
@@ -635,6 +728,7 @@ fn ravn_raises_the_alerts_suricata_raises() {
 
     let prepared = run_parallel(jobs, cases, |c| prepare(&shared, &work, c));
     // one run per distinct (capture, loaded rules); the other cases of a group copy its result
+    // (and stream settings)
     let mut groups: BTreeMap<(PathBuf, String), Vec<usize>> = BTreeMap::new();
     let mut singles = Vec::new();
     for (i, p) in prepared.iter().enumerate() {
@@ -665,7 +759,8 @@ fn ravn_raises_the_alerts_suricata_raises() {
         "gen-traffic: seeds {seeds:?} x {packets} packets, ET Open 2024-04-21 + Snort community \
          (ravn-loaded subset); conformance: ../shared/conformance/suricata-verify/tests \
          (test rules + rules/heartbeat.rules, ravn-loaded subset); stream: \
-         tests/data/gen_stream_pcap.py + stream.rules; defrag: tests/data/gen_frag_pcap.py + \
+         tests/data/gen_stream_pcap.py + stream.rules, tests/data/gen_midstream_pcap.py + \
+         midstream.rules (plain, midstream, midstream+async, async); defrag: tests/data/gen_frag_pcap.py + \
          frag.rules; rule-traffic: tests/data/gen_rule_traffic.py over the gen-traffic rules; \
          payload: tests/data/gen_bytevars_pcap.py + bytevars.rules; {jobs} jobs; \
          work files in {}",

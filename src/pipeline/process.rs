@@ -111,6 +111,7 @@ impl Processor {
         .min(ss.reassembly_memcap as usize);
         // validated with the config; an invalid one cannot reach here
         flows.set_midstream_policy(cfg.midstream_policy().unwrap_or_default(), cfg.simulate_ips);
+        flows.set_async_oneside(cfg.stream.async_oneside);
         Processor {
             decoder: Decoder::with_config(cfg.decoder_config()),
             flows,

@@ -12,7 +12,7 @@ pub mod session;
 
 use crate::flow::Direction;
 pub use buffer::{RawChunks, StreamBuf, MAX_CHUNKS};
-pub use session::{SsnState, TcpSession};
+pub use session::{Pickup, SsnState, TcpSession};
 
 /// Suricata's default `stream.reassembly.memcap`.
 pub const DEFAULT_REASSEMBLY_MEMCAP: u64 = 256 << 20;

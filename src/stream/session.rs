@@ -3,8 +3,10 @@
 //! on every packet once the state is past TIME_WAIT), each side's stream, what each side
 //! acknowledged, and which packets' data go into the stream (PKT_STREAM_ADD).
 //!
-//! Not modelled: window and timestamp validation, SACK, 4-way handshakes, async
-//! (one-sided) sessions, RST validation.
+//! One-sided (async) sessions follow Suricata's `stream.async-oneside`: data is taken as
+//! acknowledged once it is seen, since the side that would acknowledge it is not there.
+//!
+//! Not modelled: window and timestamp validation, SACK, 4-way handshakes, RST validation.
 
 use super::buffer::{Insert, StreamBuf};
 use super::pool::BlockPool;
@@ -40,6 +42,20 @@ pub enum App {
     Other,
 }
 
+/// Which sessions the engine takes up without having seen their start: Suricata's
+/// `stream.midstream` and `stream.async-oneside`, as the flow table resolved them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pickup {
+    /// A session whose first packet is not a SYN (`stream.midstream`).
+    pub midstream: bool,
+    /// A session whose first packet is a SYN/ACK: midstream or async pickup, and a
+    /// midstream policy that lets the session be picked up (ignore or pass-flow). The flow
+    /// table turns such a flow around: the SYN/ACK goes to the client.
+    pub synack: bool,
+    /// Sessions may be one-sided (`stream.async-oneside`).
+    pub async_oneside: bool,
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TcpSession {
     pub state: SsnState,
@@ -48,6 +64,12 @@ pub struct TcpSession {
     pub client: StreamBuf,
     /// The server's data (to_client).
     pub server: StreamBuf,
+    /// Suricata's STREAMTCP_FLAG_ASYNC: only one side is seen, so each side's data counts
+    /// as acknowledged once received. Cleared when both sides have sent a packet.
+    pub one_sided: bool,
+    /// The sides that sent a packet with flags once the session existed (1: the client,
+    /// 2: the server; Suricata's per-stream `tcp_flags`).
+    sent: u8,
 }
 
 impl TcpSession {
@@ -73,24 +95,35 @@ impl TcpSession {
         dir: Direction,
         t: &TcpHdr,
         payload: &[u8],
-        midstream: bool,
+        pickup: Pickup,
     ) -> bool {
         let syn = t.flags & SYN != 0;
         let ack = t.flags & ACK != 0;
         let fin = t.flags & FIN != 0;
         let rst = t.flags & RST != 0;
         let len = payload.len() as u32;
+        if self.state != SsnState::None && t.flags != 0 {
+            self.sent |= match dir {
+                Direction::ToServer => 1,
+                Direction::ToClient => 2,
+            };
+            if self.sent == 3 {
+                self.one_sided = false;
+            }
+        }
         match self.state {
             SsnState::None => {
                 if syn && !ack && dir == Direction::ToServer {
                     self.client.reset(&mut eng.pool, t.seq);
                     self.state = SsnState::SynSent;
+                    self.one_sided = pickup.async_oneside;
                     eng.stats.sessions += 1;
                     // TCP Fast Open: the SYN's data is the stream's first bytes (without
                     // the option, SYN data stays out of the stream)
                     if len > 0 && t.tfo {
                         let depth = eng.depth;
                         let seq = t.seq.wrapping_add(1);
+                        self.client.update_next_seq(seq.wrapping_add(len));
                         return self.client.insert(
                             &mut eng.pool,
                             &mut eng.stats,
@@ -101,7 +134,17 @@ impl TcpSession {
                     }
                     return false;
                 }
-                if !midstream || rst || syn {
+                if syn && ack && !rst && pickup.synack {
+                    // SYN/ACK pickup: the flow table turned the flow around, so this
+                    // packet goes to the client; the handshake's last ACK is still to come
+                    self.server.reset(&mut eng.pool, t.seq);
+                    self.client.reset(&mut eng.pool, t.ack.wrapping_sub(1));
+                    self.state = SsnState::SynRecv;
+                    self.one_sided = pickup.async_oneside;
+                    eng.stats.sessions += 1;
+                    return false;
+                }
+                if !pickup.midstream || rst || syn {
                     return false;
                 }
                 // midstream pickup: both sides start here
@@ -109,6 +152,7 @@ impl TcpSession {
                 let srv = if ack { t.ack } else { 0 };
                 self.server.reset(&mut eng.pool, srv.wrapping_sub(1));
                 self.state = SsnState::Established;
+                self.one_sided = pickup.async_oneside;
                 eng.stats.sessions += 1;
                 if dir == Direction::ToClient {
                     std::mem::swap(&mut self.client, &mut self.server);
@@ -119,12 +163,53 @@ impl TcpSession {
                     self.server.reset(&mut eng.pool, t.seq);
                     self.client.update_ack(t.ack);
                     self.state = SsnState::SynRecv;
+                } else if pickup.async_oneside
+                    && ack
+                    && !syn
+                    && !rst
+                    && !fin
+                    && dir == Direction::ToServer
+                    && t.seq == self.client.next_seq
+                {
+                    // the client's ACK without a SYN/ACK seen: one-sided from here
+                    // (Suricata's StreamTcpPacketStateSynSent, ASYNC). The data stays
+                    // unacknowledged until the next packet moves next_seq.
+                    self.one_sided = true;
+                    self.state = SsnState::Established;
+                    self.server.reset(&mut eng.pool, t.ack.wrapping_sub(1));
+                    self.client.last_ack = t.seq;
+                    return self.insert_only(eng, dir, t.seq, payload);
                 }
                 return false;
             }
             SsnState::SynRecv => {
-                if dir == Direction::ToServer && ack && !syn && !rst {
+                if dir == Direction::ToServer
+                    && ack
+                    && !syn
+                    && !rst
+                    && t.ack == self.server.next_seq
+                    && (t.seq.wrapping_sub(self.client.next_seq) as i32) >= 0
+                {
+                    // the handshake's last ACK (or a later client packet, when the ACK
+                    // was lost): it must acknowledge the SYN/ACK exactly; a packet that
+                    // does not is left out of the session, which stays in SYN_RECV
                     self.state = SsnState::Established;
+                } else if pickup.async_oneside
+                    && dir == Direction::ToClient
+                    && ack
+                    && !syn
+                    && !rst
+                    && !fin
+                    && t.seq == self.server.next_seq
+                {
+                    // the server goes on without the client's ACK: one-sided (Suricata's
+                    // StreamTcpPacketStateSynRecv, ASYNC); next_seq moves, the ACK not yet
+                    self.one_sided = true;
+                    self.server.next_seq = self.server.next_seq.wrapping_add(len);
+                    self.server.last_ack = t.seq;
+                    self.client.last_ack = t.ack;
+                    self.state = SsnState::Established;
+                    return self.insert_only(eng, dir, t.seq, payload);
                 } else {
                     if rst {
                         self.state = SsnState::Closed;
@@ -155,17 +240,42 @@ impl TcpSession {
         let mut added = false;
         if len > 0 {
             // Suricata rejects a segment wholly before what the receiver acknowledged
+            // (not in a one-sided session, where nobody acknowledges)
             let before_ack = (end.wrapping_sub(own.last_ack) as i32) < 0;
-            if !before_ack {
+            if !before_ack || self.one_sided {
                 let depth = eng.depth;
                 added = own.insert(&mut eng.pool, &mut eng.stats, t.seq, payload, depth)
                     == Insert::Added;
             }
         }
         own.update_next_seq(end.wrapping_add(u32::from(fin)));
+        if self.one_sided {
+            // Suricata's StreamTcpAsyncLastAckUpdate: what was seen counts as acknowledged
+            own.update_ack(own.next_seq);
+        }
         let acks_fin = ack && t.ack == other_next;
         self.state = next_state(self.state, dir, fin, ack, acks_fin);
         added
+    }
+}
+
+impl TcpSession {
+    /// Offer a packet's payload to its direction's stream, nothing else (the handshake
+    /// branches that take data without moving sequence tracking).
+    fn insert_only(
+        &mut self,
+        eng: &mut StreamEngine,
+        dir: Direction,
+        seq: u32,
+        data: &[u8],
+    ) -> bool {
+        if data.is_empty() {
+            return false;
+        }
+        let depth = eng.depth;
+        self.stream_mut(dir)
+            .insert(&mut eng.pool, &mut eng.stats, seq, data, depth)
+            == Insert::Added
     }
 }
 

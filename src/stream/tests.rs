@@ -33,9 +33,15 @@ use crate::decode::packet::tcpflag::{ACK, FIN, RST, SYN};
 /// A session after the handshake: client ISN 99 (data from 100), server ISN 999.
 fn established(e: &mut StreamEngine) -> TcpSession {
     let mut s = TcpSession::default();
-    assert!(!s.packet(e, ToServer, &hdr(99, 0, SYN), b"", false));
-    s.packet(e, ToClient, &hdr(999, 100, SYN | ACK), b"", false);
-    s.packet(e, ToServer, &hdr(100, 1000, ACK), b"", false);
+    assert!(!s.packet(e, ToServer, &hdr(99, 0, SYN), b"", Pickup::default()));
+    s.packet(
+        e,
+        ToClient,
+        &hdr(999, 100, SYN | ACK),
+        b"",
+        Pickup::default(),
+    );
+    s.packet(e, ToServer, &hdr(100, 1000, ACK), b"", Pickup::default());
     assert_eq!(s.state, SsnState::Established);
     s
 }
@@ -52,15 +58,27 @@ fn raw(e: &StreamEngine, s: &TcpSession, dir: crate::flow::Direction, eof: bool)
 }
 
 fn ack_client(e: &mut StreamEngine, s: &mut TcpSession, ack: u32) {
-    s.packet(e, ToClient, &hdr(1000, ack, ACK), b"", false);
+    s.packet(e, ToClient, &hdr(1000, ack, ACK), b"", Pickup::default());
 }
 
 #[test]
 fn in_order_data_is_ready_once_acked_past_the_chunk_size() {
     let mut e = engine(1 << 20, 0);
     let mut s = established(&mut e);
-    assert!(s.packet(&mut e, ToServer, &hdr(100, 1000, ACK), b"hello ", false));
-    assert!(s.packet(&mut e, ToServer, &hdr(106, 1000, ACK), b"world!", false));
+    assert!(s.packet(
+        &mut e,
+        ToServer,
+        &hdr(100, 1000, ACK),
+        b"hello ",
+        Pickup::default()
+    ));
+    assert!(s.packet(
+        &mut e,
+        ToServer,
+        &hdr(106, 1000, ACK),
+        b"world!",
+        Pickup::default()
+    ));
     // not acknowledged: nothing to inspect yet
     assert!(!e.raw_ready(&s, ToServer, false));
     ack_client(&mut e, &mut s, 106);
@@ -77,7 +95,13 @@ fn in_order_data_is_ready_once_acked_past_the_chunk_size() {
     // the block still holds bytes after the progress; whole blocks behind it are released
     assert_eq!(e.memuse(), pool::BLOCK as u64);
     let big = vec![b'z'; 2 * pool::BLOCK];
-    assert!(s.packet(&mut e, ToServer, &hdr(112, 1000, ACK), &big, false));
+    assert!(s.packet(
+        &mut e,
+        ToServer,
+        &hdr(112, 1000, ACK),
+        &big,
+        Pickup::default()
+    ));
     assert_eq!(e.memuse(), 3 * pool::BLOCK as u64);
     ack_client(&mut e, &mut s, 112 + 2 * pool::BLOCK as u32);
     let mut scratch = vec![0u8; 3 * pool::BLOCK];
@@ -91,8 +115,20 @@ fn in_order_data_is_ready_once_acked_past_the_chunk_size() {
 fn out_of_order_segments_are_put_in_place() {
     let mut e = engine(1 << 20, 0);
     let mut s = established(&mut e);
-    s.packet(&mut e, ToServer, &hdr(106, 1000, ACK), b"world!", false);
-    s.packet(&mut e, ToServer, &hdr(100, 1000, ACK), b"hello ", false);
+    s.packet(
+        &mut e,
+        ToServer,
+        &hdr(106, 1000, ACK),
+        b"world!",
+        Pickup::default(),
+    );
+    s.packet(
+        &mut e,
+        ToServer,
+        &hdr(100, 1000, ACK),
+        b"hello ",
+        Pickup::default(),
+    );
     ack_client(&mut e, &mut s, 112);
     assert_eq!(raw(&e, &s, ToServer, false), b"hello world!");
 }
@@ -101,10 +137,28 @@ fn out_of_order_segments_are_put_in_place() {
 fn overlap_keeps_the_first_data() {
     let mut e = engine(1 << 20, 0);
     let mut s = established(&mut e);
-    s.packet(&mut e, ToServer, &hdr(100, 1000, ACK), b"AAAA", false);
-    s.packet(&mut e, ToServer, &hdr(108, 1000, ACK), b"CCCC", false);
+    s.packet(
+        &mut e,
+        ToServer,
+        &hdr(100, 1000, ACK),
+        b"AAAA",
+        Pickup::default(),
+    );
+    s.packet(
+        &mut e,
+        ToServer,
+        &hdr(108, 1000, ACK),
+        b"CCCC",
+        Pickup::default(),
+    );
     // covers the hole and both neighbours with different bytes
-    assert!(s.packet(&mut e, ToServer, &hdr(102, 1000, ACK), b"xxBBBBxx", false));
+    assert!(s.packet(
+        &mut e,
+        ToServer,
+        &hdr(102, 1000, ACK),
+        b"xxBBBBxx",
+        Pickup::default()
+    ));
     ack_client(&mut e, &mut s, 112);
     assert_eq!(raw(&e, &s, ToServer, false), b"AAAABBBBCCCC");
     assert_eq!(e.stats.overlap, 1);
@@ -119,16 +173,28 @@ fn retransmission_of_inspected_or_acked_data_changes_nothing() {
         ToServer,
         &hdr(100, 1000, ACK),
         b"0123456789ab",
-        false,
+        Pickup::default(),
     );
     ack_client(&mut e, &mut s, 112);
     let mut scratch = [0u8; 64];
     let c = e.raw_chunks(&s, ToServer, false, &mut scratch);
     e.commit(&mut s, ToServer, &c);
     // wholly before what the server acknowledged: refused (not added to the stream)
-    assert!(!s.packet(&mut e, ToServer, &hdr(100, 1000, ACK), b"0123456789", false));
+    assert!(!s.packet(
+        &mut e,
+        ToServer,
+        &hdr(100, 1000, ACK),
+        b"0123456789",
+        Pickup::default()
+    ));
     // straddling: only the new part is kept
-    assert!(s.packet(&mut e, ToServer, &hdr(110, 1000, ACK), b"abcd", false));
+    assert!(s.packet(
+        &mut e,
+        ToServer,
+        &hdr(110, 1000, ACK),
+        b"abcd",
+        Pickup::default()
+    ));
     ack_client(&mut e, &mut s, 114);
     assert_eq!(raw(&e, &s, ToServer, true), b"cd");
 }
@@ -137,9 +203,21 @@ fn retransmission_of_inspected_or_acked_data_changes_nothing() {
 fn acknowledged_gap_is_skipped() {
     let mut e = engine(1 << 20, 0);
     let mut s = established(&mut e);
-    s.packet(&mut e, ToServer, &hdr(100, 1000, ACK), b"aaaa", false);
+    s.packet(
+        &mut e,
+        ToServer,
+        &hdr(100, 1000, ACK),
+        b"aaaa",
+        Pickup::default(),
+    );
     // 104..110 lost
-    s.packet(&mut e, ToServer, &hdr(110, 1000, ACK), b"bbbbbb", false);
+    s.packet(
+        &mut e,
+        ToServer,
+        &hdr(110, 1000, ACK),
+        b"bbbbbb",
+        Pickup::default(),
+    );
     ack_client(&mut e, &mut s, 116);
     assert!(e.raw_ready(&s, ToServer, false));
     let mut scratch = [0u8; 64];
@@ -160,7 +238,13 @@ fn acknowledged_gap_is_skipped() {
 fn depth_truncates_and_flushes() {
     let mut e = engine(1 << 20, 8);
     let mut s = established(&mut e);
-    assert!(s.packet(&mut e, ToServer, &hdr(100, 1000, ACK), b"0123456789", false));
+    assert!(s.packet(
+        &mut e,
+        ToServer,
+        &hdr(100, 1000, ACK),
+        b"0123456789",
+        Pickup::default()
+    ));
     assert!(s.client.depth_reached);
     ack_client(&mut e, &mut s, 104);
     // depth reached: ready without the chunk size, up to what was acknowledged
@@ -168,8 +252,20 @@ fn depth_truncates_and_flushes() {
     assert_eq!(raw(&e, &s, ToServer, false), b"0123");
     assert_eq!(raw(&e, &s, ToServer, true), b"01234567");
     // the next packet counts as added once, then the stream takes nothing more
-    assert!(s.packet(&mut e, ToServer, &hdr(110, 1000, ACK), b"zz", false));
-    assert!(!s.packet(&mut e, ToServer, &hdr(112, 1000, ACK), b"zz", false));
+    assert!(s.packet(
+        &mut e,
+        ToServer,
+        &hdr(110, 1000, ACK),
+        b"zz",
+        Pickup::default()
+    ));
+    assert!(!s.packet(
+        &mut e,
+        ToServer,
+        &hdr(112, 1000, ACK),
+        b"zz",
+        Pickup::default()
+    ));
 }
 
 #[test]
@@ -179,32 +275,74 @@ fn memcap_refuses_segments_and_counts() {
     let mut a = established(&mut e);
     let mut b = established(&mut e);
     let big = vec![b'x'; pool::BLOCK + 10];
-    assert!(a.packet(&mut e, ToServer, &hdr(100, 1000, ACK), &big, false));
+    assert!(a.packet(
+        &mut e,
+        ToServer,
+        &hdr(100, 1000, ACK),
+        &big,
+        Pickup::default()
+    ));
     assert_eq!(e.pool.available(), 0);
-    assert!(!b.packet(&mut e, ToServer, &hdr(100, 1000, ACK), b"y", false));
+    assert!(!b.packet(
+        &mut e,
+        ToServer,
+        &hdr(100, 1000, ACK),
+        b"y",
+        Pickup::default()
+    ));
     assert_eq!(e.stats.memcap_drop, 1);
     e.release(&mut a);
     assert_eq!(e.pool.available(), 2);
-    assert!(b.packet(&mut e, ToServer, &hdr(100, 1000, ACK), b"y", false));
+    assert!(b.packet(
+        &mut e,
+        ToServer,
+        &hdr(100, 1000, ACK),
+        b"y",
+        Pickup::default()
+    ));
 }
 
 #[test]
 fn closing_states_flush_and_end_of_flow_takes_everything() {
     let mut e = engine(1 << 20, 0);
     let mut s = established(&mut e);
-    s.packet(&mut e, ToServer, &hdr(100, 1000, ACK), b"abc", false);
+    s.packet(
+        &mut e,
+        ToServer,
+        &hdr(100, 1000, ACK),
+        b"abc",
+        Pickup::default(),
+    );
     ack_client(&mut e, &mut s, 103);
     assert!(!e.raw_ready(&s, ToServer, false));
     // the client closes: CLOSE_WAIT is past TIME_WAIT, so no chunk size any more
-    s.packet(&mut e, ToServer, &hdr(103, 1000, ACK | FIN), b"", false);
+    s.packet(
+        &mut e,
+        ToServer,
+        &hdr(103, 1000, ACK | FIN),
+        b"",
+        Pickup::default(),
+    );
     assert_eq!(s.state, SsnState::CloseWait);
     assert!(e.raw_ready(&s, ToServer, false));
     assert_eq!(e.needs_flush(&s), [true, true]);
     // server data never acknowledged is seen only at the end of the flow
-    s.packet(&mut e, ToClient, &hdr(1000, 104, ACK), b"reply", false);
+    s.packet(
+        &mut e,
+        ToClient,
+        &hdr(1000, 104, ACK),
+        b"reply",
+        Pickup::default(),
+    );
     assert_eq!(raw(&e, &s, ToClient, false), b"");
     assert_eq!(raw(&e, &s, ToClient, true), b"reply");
-    s.packet(&mut e, ToServer, &hdr(104, 1000, RST), b"", false);
+    s.packet(
+        &mut e,
+        ToServer,
+        &hdr(104, 1000, RST),
+        b"",
+        Pickup::default(),
+    );
     assert_eq!(s.state, SsnState::Closed);
     assert_eq!(e.needs_flush(&s), [true, true]);
 }
@@ -214,12 +352,30 @@ fn too_many_holes_drop_the_segment() {
     let mut e = engine(1 << 20, 0);
     let mut s = established(&mut e);
     for i in 0..buffer::MAX_RANGES as u32 {
-        assert!(s.packet(&mut e, ToServer, &hdr(100 + i * 10, 1000, ACK), b"x", false));
+        assert!(s.packet(
+            &mut e,
+            ToServer,
+            &hdr(100 + i * 10, 1000, ACK),
+            b"x",
+            Pickup::default()
+        ));
     }
-    assert!(!s.packet(&mut e, ToServer, &hdr(500, 1000, ACK), b"x", false));
+    assert!(!s.packet(
+        &mut e,
+        ToServer,
+        &hdr(500, 1000, ACK),
+        b"x",
+        Pickup::default()
+    ));
     assert_eq!(e.stats.ranges_drop, 1);
     // filling a hole still works
-    assert!(s.packet(&mut e, ToServer, &hdr(101, 1000, ACK), b"123456789", false));
+    assert!(s.packet(
+        &mut e,
+        ToServer,
+        &hdr(101, 1000, ACK),
+        b"123456789",
+        Pickup::default()
+    ));
 }
 
 /// Random segments, ACKs, FINs and RSTs in both directions over a small pool: nothing
@@ -255,7 +411,11 @@ fn random_traffic_keeps_the_invariants() {
             dir,
             &hdr(seq, ack, flags),
             &payload[..len],
-            r & 1 != 0,
+            Pickup {
+                midstream: r & 1 != 0,
+                synack: r & 0x100_0000_0000_0000 != 0,
+                async_oneside: r & 0x200_0000_0000_0000 != 0,
+            },
         );
         assert!(e.memuse() <= (e.pool.capacity() * pool::BLOCK) as u64);
         for d in [ToServer, ToClient] {
@@ -295,12 +455,89 @@ fn fast_open_data_is_in_the_stream_and_flushed_at_the_end() {
     let mut s = TcpSession::default();
     let mut syn = hdr(99, 0, SYN);
     // without the option the SYN's data stays out of the stream
-    assert!(!s.packet(&mut e, ToServer, &syn, b"GET /", false));
+    assert!(!s.packet(&mut e, ToServer, &syn, b"GET /", Pickup::default()));
     let mut s = TcpSession::default();
     syn.tfo = true;
-    assert!(s.packet(&mut e, ToServer, &syn, b"GET /", false));
+    assert!(s.packet(&mut e, ToServer, &syn, b"GET /", Pickup::default()));
     assert!(!e.raw_ready(&s, ToServer, false));
     assert_eq!(e.needs_flush(&s), [true, false]);
     assert!(e.raw_ready(&s, ToServer, true));
     assert_eq!(raw(&e, &s, ToServer, true), b"GET /");
+}
+
+const ASYNC: Pickup = Pickup {
+    midstream: false,
+    synack: true,
+    async_oneside: true,
+};
+
+#[test]
+fn a_one_sided_server_stream_is_inspected_without_acks() {
+    // tcp-async-01's shape: picked up at the SYN/ACK (the flow table made the SYN/ACK go
+    // to the client), then only the server's data
+    let mut e = engine(1 << 20, 0);
+    let mut s = TcpSession::default();
+    assert!(!s.packet(&mut e, ToClient, &hdr(999, 100, SYN | ACK), b"", ASYNC));
+    assert_eq!(s.state, SsnState::SynRecv);
+    assert!(s.packet(&mut e, ToClient, &hdr(1000, 100, ACK), b"0123456789", ASYNC));
+    assert_eq!(s.state, SsnState::Established);
+    assert!(s.one_sided);
+    // the first segment is not taken as acknowledged yet (Suricata moves last_ack to the
+    // segment's start), the second one moves it to everything seen
+    assert!(!e.raw_ready(&s, ToClient, false));
+    assert!(s.packet(&mut e, ToClient, &hdr(1010, 100, ACK), b"abcdefghij", ASYNC));
+    assert!(e.raw_ready(&s, ToClient, false));
+    assert_eq!(raw(&e, &s, ToClient, false), b"0123456789abcdefghij");
+    // a retransmission behind what was taken is still accepted
+    assert!(s.packet(&mut e, ToClient, &hdr(1005, 100, ACK), b"56789", ASYNC));
+    // once the client speaks, the session is two-sided again
+    s.packet(&mut e, ToServer, &hdr(100, 1020, ACK), b"", ASYNC);
+    assert!(!s.one_sided);
+}
+
+#[test]
+fn without_async_the_server_data_before_the_clients_ack_stays_out() {
+    let pickup = Pickup {
+        midstream: true,
+        synack: true,
+        async_oneside: false,
+    };
+    let mut e = engine(1 << 20, 0);
+    let mut s = TcpSession::default();
+    s.packet(&mut e, ToClient, &hdr(999, 100, SYN | ACK), b"", pickup);
+    assert!(!s.packet(&mut e, ToClient, &hdr(1000, 100, ACK), b"early", pickup));
+    assert_eq!(s.state, SsnState::SynRecv);
+    // an ACK that acknowledges data the session never took does not complete it
+    s.packet(&mut e, ToServer, &hdr(100, 1005, ACK), b"", pickup);
+    assert_eq!(s.state, SsnState::SynRecv);
+    // the exact one does
+    s.packet(&mut e, ToServer, &hdr(100, 1000, ACK), b"", pickup);
+    assert_eq!(s.state, SsnState::Established);
+    assert!(!s.one_sided);
+}
+
+#[test]
+fn a_syn_then_the_clients_ack_alone_is_one_sided() {
+    let mut e = engine(1 << 20, 0);
+    let mut s = TcpSession::default();
+    s.packet(&mut e, ToServer, &hdr(99, 0, SYN), b"", ASYNC);
+    // not the next sequence number: ignored
+    assert!(!s.packet(&mut e, ToServer, &hdr(150, 1000, ACK), b"x", ASYNC));
+    assert_eq!(s.state, SsnState::SynSent);
+    assert!(s.packet(&mut e, ToServer, &hdr(100, 1000, ACK), b"0123456789", ASYNC));
+    assert_eq!(s.state, SsnState::Established);
+    assert!(s.packet(&mut e, ToServer, &hdr(110, 1000, ACK), b"abcdefghij", ASYNC));
+    assert!(e.raw_ready(&s, ToServer, false));
+    assert_eq!(raw(&e, &s, ToServer, false), b"0123456789abcdefghij");
+    // without async-oneside the same ACK is ignored
+    let mut s = TcpSession::default();
+    s.packet(&mut e, ToServer, &hdr(99, 0, SYN), b"", Pickup::default());
+    assert!(!s.packet(
+        &mut e,
+        ToServer,
+        &hdr(100, 1000, ACK),
+        b"0123456789",
+        Pickup::default()
+    ));
+    assert_eq!(s.state, SsnState::SynSent);
 }
