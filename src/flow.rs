@@ -1336,25 +1336,27 @@ mod tests {
         decode_raw(dec, ipv4_raw(6, 1, 2, &v), 1)
     }
 
+    /// A TCP segment between 10.0.0.1:1234 (`up`: from it) and 10.0.0.2:80.
+    fn seg(dec: &mut Decoder, up: bool, flags: u8, seq: u32, ack: u32) -> Decoded<'static> {
+        let (sp, dp, a, b) = if up {
+            (1234u16, 80u16, 1, 2)
+        } else {
+            (80, 1234, 2, 1)
+        };
+        let mut v = Vec::new();
+        v.extend_from_slice(&sp.to_be_bytes());
+        v.extend_from_slice(&dp.to_be_bytes());
+        v.extend_from_slice(&seq.to_be_bytes());
+        v.extend_from_slice(&ack.to_be_bytes());
+        v.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        decode_raw(dec, ipv4_raw(6, a, b, &v), 1)
+    }
+
     #[test]
     fn a_tcp_flow_closed_by_fins_both_ways_times_out_as_closed() {
         use crate::decode::packet::tcpflag::*;
         let mut dec = Decoder::new();
         let mut t = FlowTable::new(16, Timeouts::default());
-        let seg = |dec: &mut Decoder, up: bool, flags: u8, seq: u32, ack: u32| {
-            let (sp, dp, a, b) = if up {
-                (1234u16, 80u16, 1, 2)
-            } else {
-                (80, 1234, 2, 1)
-            };
-            let mut v = Vec::new();
-            v.extend_from_slice(&sp.to_be_bytes());
-            v.extend_from_slice(&dp.to_be_bytes());
-            v.extend_from_slice(&seq.to_be_bytes());
-            v.extend_from_slice(&ack.to_be_bytes());
-            v.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-            decode_raw(dec, ipv4_raw(6, a, b, &v), 1)
-        };
         let at = |secs| Timestamp { secs, nanos: 0 };
         // ISNs 1 (client) and 100 (server)
         let handshake = [
@@ -1381,20 +1383,6 @@ mod tests {
     #[test]
     fn a_session_picked_up_at_its_syn_ack_turns_the_flow_around() {
         use crate::decode::packet::tcpflag::*;
-        let seg = |dec: &mut Decoder, up: bool, flags: u8, seq: u32, ack: u32| {
-            let (sp, dp, a, b) = if up {
-                (1234u16, 80u16, 1, 2)
-            } else {
-                (80, 1234, 2, 1)
-            };
-            let mut v = Vec::new();
-            v.extend_from_slice(&sp.to_be_bytes());
-            v.extend_from_slice(&dp.to_be_bytes());
-            v.extend_from_slice(&seq.to_be_bytes());
-            v.extend_from_slice(&ack.to_be_bytes());
-            v.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-            decode_raw(dec, ipv4_raw(6, a, b, &v), 1)
-        };
         for (midstream, async_oneside) in [(true, false), (false, true)] {
             let mut dec = Decoder::new();
             let mut t = FlowTable::with_options(16, Timeouts::default(), midstream);
