@@ -1037,7 +1037,7 @@ fn tcp_track(f: &mut Flow, dir: Direction, t: &crate::decode::TcpHdr, len: u32, 
         TcpState::None => {
             if syn && !ack && dir == Direction::ToServer {
                 f.tcp = TcpState::SynSent;
-            } else if syn && ack && !rst && pickup.synack {
+            } else if pickup.synack && synack(t.flags) {
                 // picked up at the SYN/ACK (the flow was turned around): the client's
                 // side starts at the acknowledged sequence number
                 f.tcp = TcpState::SynRecv;

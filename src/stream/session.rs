@@ -120,17 +120,10 @@ impl TcpSession {
                     eng.stats.sessions += 1;
                     // TCP Fast Open: the SYN's data is the stream's first bytes (without
                     // the option, SYN data stays out of the stream)
-                    if len > 0 && t.tfo {
-                        let depth = eng.depth;
+                    if t.tfo {
                         let seq = t.seq.wrapping_add(1);
                         self.client.update_next_seq(seq.wrapping_add(len));
-                        return self.client.insert(
-                            &mut eng.pool,
-                            &mut eng.stats,
-                            seq,
-                            payload,
-                            depth,
-                        ) == Insert::Added;
+                        return self.insert_only(eng, dir, seq, payload);
                     }
                     return false;
                 }
