@@ -106,6 +106,10 @@ pub struct StreamConfig {
     pub memcap: Size,
     /// `stream.reassembly.*`
     pub reassembly: ReassemblyConfig,
+    /// Leave TCP segments with a wrong checksum out of the session state and the stream, as
+    /// the receiving host drops them (Suricata's `stream.checksum-validation`). Which
+    /// packets are checked at all: `capture.checksum-checks`.
+    pub checksum_validation: bool,
 }
 
 impl Default for StreamConfig {
@@ -116,6 +120,7 @@ impl Default for StreamConfig {
             async_oneside: false,
             memcap: Size::Text("64mb".into()),
             reassembly: ReassemblyConfig::default(),
+            checksum_validation: true,
         }
     }
 }
@@ -732,6 +737,9 @@ pub enum CaptureSource {
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct CaptureConfig {
     pub source: CaptureSource,
+    /// Whether captured packets have their checksums checked, for every source and for
+    /// `ravn replay` (Suricata's per-source `checksum-checks`, and `-k`).
+    pub checksum_checks: ChecksumChecks,
     pub tzsp: TzspCaptureConfig,
     pub af_packet: AfPacketConfig,
     pub af_xdp: AfXdpConfig,
@@ -742,6 +750,7 @@ impl Default for CaptureConfig {
     fn default() -> Self {
         CaptureConfig {
             source: CaptureSource::Tzsp,
+            checksum_checks: ChecksumChecks::Auto,
             tzsp: TzspCaptureConfig::default(),
             af_packet: AfPacketConfig::default(),
             af_xdp: AfXdpConfig::default(),
@@ -800,6 +809,20 @@ impl Default for AfPacketConfig {
             promiscuous: true,
         }
     }
+}
+
+/// `capture.checksum-checks`: Suricata's `checksum-checks` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChecksumChecks {
+    /// Check, until the first 1,000 packets show more than a tenth of them wrong: then the
+    /// capture is taken to come from a host with checksum offloading, whose outgoing packets
+    /// carry no checksum yet, and checking stops (Suricata's ChecksumAutoModeCheck).
+    Auto,
+    /// Always check.
+    Yes,
+    /// Never check (Suricata's `-k none`).
+    No,
 }
 
 /// How the XDP program is attached (`capture.af-xdp.xdp-mode`).
@@ -1060,6 +1083,28 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.0.contains("vars.address-groups.HOME_NET"), "{e}");
+    }
+
+    #[test]
+    fn checksum_keys() {
+        let c = Config::from_str_with_sets("", "t", &[]).unwrap();
+        assert_eq!(c.capture.checksum_checks, ChecksumChecks::Auto);
+        assert!(c.stream.checksum_validation);
+        let c = Config::from_str_with_sets(
+            "[capture]\nchecksum-checks = \"no\"\n",
+            "t",
+            &["stream.checksum-validation=false".into()],
+        )
+        .unwrap();
+        assert_eq!(c.capture.checksum_checks, ChecksumChecks::No);
+        assert!(!c.stream.checksum_validation);
+        for (set, key) in [
+            ("capture.checksum-checks=maybe", "capture.checksum-checks"),
+            ("stream.checksum-validation=1", "stream.checksum-validation"),
+        ] {
+            let e = Config::from_str_with_sets("", "x.toml", &[set.into()]).unwrap_err();
+            assert!(e.0.contains(key), "{set}: {e}");
+        }
     }
 
     #[test]

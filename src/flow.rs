@@ -372,6 +372,8 @@ pub struct FlowStats {
     pub icmpv6: u64,
     pub timeouts: u64,
     pub evicted: u64,
+    /// TCP packets whose checksum was checked and wrong (Suricata's `tcp.invalid_checksum`).
+    pub invalid_checksum: u64,
 }
 
 /// What `FlowTable::update` tells the caller about a packet.
@@ -616,7 +618,7 @@ impl FlowTable {
             Direction::ToClient
         };
         if let L4::Tcp(t) = p.l4 {
-            if f.tcp == TcpState::None && pickup.synack && synack(t.flags) {
+            if f.tcp == TcpState::None && pickup.synack && synack(t.flags) && !t.bad_checksum {
                 // a session picked up at its SYN/ACK: the SYN/ACK's sender is the server
                 // (Suricata's FlowSwap in StreamTcpPacketStateNone)
                 f.turn_around();
@@ -632,7 +634,15 @@ impl FlowTable {
         f.account(dir, p.len, counts_as_seen);
         let mut no_inspect = false;
         let mut stream_add = false;
-        let (established, stream) = if let L4::Tcp(t) = p.l4 {
+        let bad_checksum = matches!(p.l4, L4::Tcp(t) if t.bad_checksum);
+        if bad_checksum {
+            // the receiving host drops it: no TCP state, no stream (Suricata's StreamTcp
+            // returns before StreamTcpPacket); the packet is still inspected
+            self.stats.invalid_checksum += 1;
+        }
+        let (established, stream) = if bad_checksum {
+            (f.tcp >= TcpState::Established, f.tcp != TcpState::None)
+        } else if let L4::Tcp(t) = p.l4 {
             let before = f.tcp;
             if midstream_exception(f.tcp, t.flags) {
                 // Suricata applies the midstream policy to every such packet of the flow
@@ -1350,6 +1360,43 @@ mod tests {
         v.extend_from_slice(&ack.to_be_bytes());
         v.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
         decode_raw(dec, ipv4_raw(6, a, b, &v), 1)
+    }
+
+    /// Suricata's StreamTcp skips a segment whose checksum is wrong: the flow counts it, the
+    /// TCP state does not move, and the packet is established as the flow was before it.
+    #[test]
+    fn a_segment_with_a_wrong_checksum_leaves_the_tcp_state_alone() {
+        use crate::decode::packet::tcpflag::*;
+        // `seg` leaves the checksum zero: wrong, for a decoder that checks
+        let mut checking = Decoder::with_config(crate::decode::DecoderConfig {
+            tcp_checksums: true,
+            ..Default::default()
+        });
+        let mut plain = Decoder::new();
+        let mut t = FlowTable::new(16, Timeouts::default());
+        let r = t
+            .update(seg(&mut checking, true, SYN, 1, 0).root())
+            .unwrap();
+        assert_eq!((t.get(r).tcp, r.stream), (TcpState::None, false));
+        assert_eq!((t.get(r).pkts_toserver, t.stats.invalid_checksum), (1, 1));
+        for (up, flags, seq, ack) in [(true, SYN, 1, 0), (false, SYN | ACK, 100, 2)] {
+            t.update(seg(&mut plain, up, flags, seq, ack).root())
+                .unwrap();
+        }
+        // the handshake's ACK, wrong: still SYN_RECV; then the real one
+        let r = t
+            .update(seg(&mut checking, true, ACK, 2, 101).root())
+            .unwrap();
+        assert_eq!((t.get(r).tcp, r.established), (TcpState::SynRecv, false));
+        let r = t.update(seg(&mut plain, true, ACK, 2, 101).root()).unwrap();
+        assert_eq!(t.get(r).tcp, TcpState::Established);
+        // a wrong RST ends nothing, and is itself an established packet
+        let r = t
+            .update(seg(&mut checking, false, RST, 101, 2).root())
+            .unwrap();
+        assert_eq!((t.get(r).tcp, r.established), (TcpState::Established, true));
+        assert_eq!(t.get(r).pkts_toclient, 2);
+        assert_eq!(t.stats.invalid_checksum, 3);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use log::{info, warn};
 
-use ravn::config::Config;
+use ravn::config::{ChecksumChecks, Config};
 use ravn::replay;
 use ravn::rules;
 
@@ -35,6 +35,14 @@ struct ConfigArgs {
     set: Vec<String>,
 }
 
+/// `ravn replay -k`: Suricata's `-k` values, and `auto`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ChecksumArg {
+    All,
+    None,
+    Auto,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Read a capture file and write alerts, like `suricata -r`.
@@ -55,6 +63,10 @@ enum Cmd {
         /// ("[Drop]", "blocked") and exception policies may drop
         #[arg(long)]
         simulate_ips: bool,
+        /// Checksum checks, like Suricata's -k: `all`, `none`, or `auto` (sets
+        /// capture.checksum-checks)
+        #[arg(short = 'k', value_enum, value_name = "all|none|auto")]
+        checksum_checks: Option<ChecksumArg>,
         #[command(flatten)]
         cfg: ConfigArgs,
     },
@@ -273,9 +285,17 @@ fn run(cli: Cli) -> Result<(), String> {
             extra_rules,
             log_dir,
             simulate_ips,
+            checksum_checks,
             cfg,
         } => {
-            let config = load_config_mode(&cfg, simulate_ips)?;
+            let mut config = load_config_mode(&cfg, simulate_ips)?;
+            if let Some(k) = checksum_checks {
+                config.capture.checksum_checks = match k {
+                    ChecksumArg::All => ChecksumChecks::Yes,
+                    ChecksumArg::None => ChecksumChecks::No,
+                    ChecksumArg::Auto => ChecksumChecks::Auto,
+                };
+            }
             let mut files = if exclusive_rules.is_empty() {
                 config.rule_paths()
             } else {

@@ -29,11 +29,18 @@
 //! - `payload`: `tests/data/gen_bytevars_pcap.py`'s datagrams and a TCP session, generated at
 //!   test time, with `tests/data/bytevars.rules`: byte_extract/byte_math variables as the
 //!   values of offset, depth, distance, within and isdataat, around their limits.
+//! - `checksum`: `tests/data/gen_checksum_pcap.py`'s TCP segments with wrong checksums (an
+//!   evasion attempt, a bad SYN, handshake ACK, FIN, RST, IPv6), with
+//!   `tests/data/checksum.rules`, with checksums checked and not; and its captures from a
+//!   host with checksum offloading (101 and 100 bad segments before the 1,000th packet: just
+//!   over and at the line where `auto` stops checking).
 //!
 //! Both tools run with plain settings: Suricata as suricata-alerts runs it (alert-only config,
 //! `-k none`, default HOME_NET), ravn with its defaults plus the same classification and
-//! reference configs; no test's `suricata.yaml` or `args` (only the midstream cases set
-//! stream settings, the same for both). Any difference fails the test.
+//! reference configs and `-k none`; no test's `suricata.yaml` or `args` (only the midstream
+//! cases set stream settings, the same for both; the checksum cases run both tools without
+//! `-k none`, Suricata directly since suricata-alerts always passes it). Any difference fails
+//! the test.
 //! The full report goes to `<target dir>/differential-report.txt`.
 //!
 //! Environment: `RAVN_DIFF_JOBS` (parallel cases, default: CPUs), `RAVN_DIFF_SEEDS`,
@@ -70,6 +77,9 @@ struct Case {
     /// "true")`: ravn gets `--set stream.key=value`, Suricata a copy of the alert-only
     /// config with the keys in its `stream:` section.
     stream: &'static [(&'static str, &'static str)],
+    /// Both tools check checksums as by default (`capture.checksum-checks = auto`; Suricata
+    /// without `-k none`); otherwise both run with `-k none`.
+    checksums: bool,
 }
 
 #[derive(Default, Clone)]
@@ -138,6 +148,7 @@ fn conformance_cases(shared: &Path) -> Vec<Case> {
                 pcap,
                 rules: Rules::Raw(rules),
                 stream: &[],
+                checksums: false,
             });
         } else {
             // A capture kept for other tests (no test.yaml of its own): heartbeat rule only.
@@ -148,6 +159,7 @@ fn conformance_cases(shared: &Path) -> Vec<Case> {
                     pcap: p,
                     rules: Rules::Raw(vec![heartbeat.clone()]),
                     stream: &[],
+                    checksums: false,
                 });
             }
         }
@@ -207,7 +219,8 @@ impl Prepared {
         let (file, _) = self.rules.as_ref().ok()?;
         let pcap = self.case.pcap.canonicalize().ok()?;
         let rules = std::fs::read_to_string(file).ok()?;
-        Some((pcap, format!("{:?}\n{rules}", self.case.stream)))
+        let how = format!("{:?} {}", self.case.stream, self.case.checksums);
+        Some((pcap, format!("{how}\n{rules}")))
     }
 
     fn outcome(&self) -> Outcome {
@@ -276,6 +289,12 @@ fn compare(
                 .iter()
                 .flat_map(|(k, v)| ["--set".to_string(), format!("stream.{k}={v}")]),
         )
+        .args(
+            case.checksums
+                .then_some(["-k", "auto"])
+                .into_iter()
+                .flatten(),
+        )
         .output()
         .map_err(|e| format!("running ravn: {e}"))?;
     std::fs::write(dir.join("ravn.stderr"), &r.stderr).ok();
@@ -293,14 +312,42 @@ fn compare(
         .as_ref()
         .and_then(|s| s["decoder"]["pkts"].as_u64());
 
-    // Suricata, through the reference tool
     let suri_out = dir.join("suricata");
+    o.suricata = if case.checksums {
+        suricata_checking(shared, &case.pcap, rules, &suri_out)?
+    } else {
+        suricata_alerts(shared, dir, case, rules, &suri_out)?
+    };
+    o.suricata.sort();
+    if let Ok(eve) = read_eve(&suri_out.join("eve.json")) {
+        if let Some(st) = eve.stats {
+            o.suricata_packets = st["decoder"]["pkts"].as_u64();
+            if let Some(eng) = st["detect"]["engines"].as_array().and_then(|a| a.last()) {
+                o.suricata_loaded = eng["rules_loaded"].as_u64();
+                o.suricata_failed = eng["rules_failed"].as_u64();
+            }
+        }
+    }
+    let (only_ravn, only_suricata) = sorted_diff(&o.ravn, &o.suricata);
+    o.only_ravn = only_ravn;
+    o.only_suricata = only_suricata;
+    Ok(())
+}
+
+/// Suricata's alerts for `case`, through the reference tool.
+fn suricata_alerts(
+    shared: &Path,
+    dir: &Path,
+    case: &Case,
+    rules: &Path,
+    out: &Path,
+) -> Result<Vec<String>, String> {
     let mut cmd = Command::new("python3");
     cmd.arg(shared.join("tools/suricata-alerts"))
         .arg(&case.pcap)
         .arg(rules)
         .arg("--keep")
-        .arg(&suri_out);
+        .arg(out);
     if !case.stream.is_empty() {
         cmd.arg("--yaml")
             .arg(suricata_yaml_with(shared, dir, case.stream)?);
@@ -317,26 +364,38 @@ fn compare(
             tail(&stderr, 1500)
         ));
     }
-    let mut suri: Vec<String> = String::from_utf8_lossy(&s.stdout)
+    Ok(String::from_utf8_lossy(&s.stdout)
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(str::to_string)
-        .collect();
-    suri.sort();
-    o.suricata = suri;
-    if let Ok(eve) = read_eve(&suri_out.join("eve.json")) {
-        if let Some(st) = eve.stats {
-            o.suricata_packets = st["decoder"]["pkts"].as_u64();
-            if let Some(eng) = st["detect"]["engines"].as_array().and_then(|a| a.last()) {
-                o.suricata_loaded = eng["rules_loaded"].as_u64();
-                o.suricata_failed = eng["rules_failed"].as_u64();
-            }
-        }
+        .collect())
+}
+
+/// Suricata's alerts checking checksums: suricata-alerts always passes `-k none`, so
+/// Suricata runs directly, otherwise as that tool runs it (the alert-only config, its
+/// HOME_NET, the reference configs), its alerts read from its EVE file.
+fn suricata_checking(
+    shared: &Path,
+    pcap: &Path,
+    rules: &Path,
+    out: &Path,
+) -> Result<Vec<String>, String> {
+    std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
+    let mut cmd = suricata_checking_checksums(shared, pcap, rules, out);
+    cmd.args([
+        "--set",
+        "vars.address-groups.HOME_NET=[192.168.0.0/16,10.0.0.0/8,172.16.0.0/12]",
+    ]);
+    let s = cmd.output().map_err(|e| format!("running suricata: {e}"))?;
+    if !s.status.success() {
+        let stderr = String::from_utf8_lossy(&s.stderr);
+        return Err(format!(
+            "suricata failed ({}): {}",
+            s.status,
+            tail(&stderr, 1500)
+        ));
     }
-    let (only_ravn, only_suricata) = sorted_diff(&o.ravn, &o.suricata);
-    o.only_ravn = only_ravn;
-    o.only_suricata = only_suricata;
-    Ok(())
+    Ok(read_eve(&out.join("eve.json"))?.alerts)
 }
 
 /// The alert-only config suricata-alerts uses, with `stream` settings added to its
@@ -621,6 +680,7 @@ fn ravn_raises_the_alerts_suricata_raises() {
                     count,
                 },
                 stream: &[],
+                checksums: false,
             });
         }
         let gen_dir = work.join("pcaps");
@@ -640,81 +700,96 @@ fn ravn_raises_the_alerts_suricata_raises() {
                     count,
                 },
                 stream: &[],
+                checksums: false,
             });
         }
     }
-    // scapy-generated captures with their own rules and stream settings:
-    // (corpus, name, generator, rules, stream settings)
-    type Settings = &'static [(&'static str, &'static str)];
-    const PLAIN: Settings = &[];
-    let scapy: [(&'static str, &str, &str, &str, Settings); 7] = [
-        (
-            "stream",
-            "tcp-reassembly",
-            "gen_stream_pcap.py",
-            "stream.rules",
-            PLAIN,
-        ),
-        (
-            "stream",
-            "no-pickup",
-            "gen_midstream_pcap.py",
-            "midstream.rules",
-            PLAIN,
-        ),
-        (
-            "stream",
+    // scapy-generated captures with their own rules and settings
+    struct Scapy {
+        corpus: &'static str,
+        name: &'static str,
+        script: &'static str,
+        args: &'static [&'static str],
+        rules: &'static str,
+        stream: &'static [(&'static str, &'static str)],
+        checksums: bool,
+    }
+    const fn scapy(corpus: &'static str, name: &'static str, script: &'static str) -> Scapy {
+        Scapy {
+            corpus,
+            name,
+            script,
+            args: &[],
+            rules: "",
+            stream: &[],
+            checksums: false,
+        }
+    }
+    let midstream = |name, stream| Scapy {
+        rules: "midstream.rules",
+        stream,
+        ..scapy("stream", name, "gen_midstream_pcap.py")
+    };
+    let checksum = |name, args, checksums| Scapy {
+        args,
+        rules: "checksum.rules",
+        checksums,
+        ..scapy("checksum", name, "gen_checksum_pcap.py")
+    };
+    let scapy_cases = [
+        Scapy {
+            rules: "stream.rules",
+            ..scapy("stream", "tcp-reassembly", "gen_stream_pcap.py")
+        },
+        midstream("no-pickup", &[]),
+        midstream(
             "midstream",
-            "gen_midstream_pcap.py",
-            "midstream.rules",
             &[("midstream", "true"), ("async-oneside", "false")],
         ),
-        (
-            "stream",
+        midstream(
             "midstream-async",
-            "gen_midstream_pcap.py",
-            "midstream.rules",
             &[("midstream", "true"), ("async-oneside", "true")],
         ),
-        (
-            "stream",
+        midstream(
             "async",
-            "gen_midstream_pcap.py",
-            "midstream.rules",
             &[("midstream", "false"), ("async-oneside", "true")],
         ),
-        (
-            "defrag",
-            "ip-fragments",
-            "gen_frag_pcap.py",
-            "frag.rules",
-            PLAIN,
-        ),
-        (
-            "payload",
-            "byte-variables",
-            "gen_bytevars_pcap.py",
-            "bytevars.rules",
-            PLAIN,
-        ),
+        checksum("bad-segments", &[], true),
+        checksum("bad-segments-unchecked", &[], false),
+        checksum("offload-101", &["--offload", "101"], true),
+        checksum("offload-100", &["--offload", "100"], true),
+        Scapy {
+            rules: "frag.rules",
+            ..scapy("defrag", "ip-fragments", "gen_frag_pcap.py")
+        },
+        Scapy {
+            rules: "bytevars.rules",
+            ..scapy("payload", "byte-variables", "gen_bytevars_pcap.py")
+        },
     ];
     let mut generated = std::collections::BTreeSet::new();
-    for (corpus, name, script, rules, stream) in scapy {
-        if !(only.is_empty() || format!("{corpus}/{name}").contains(&only)) {
+    for c in scapy_cases {
+        if !(only.is_empty() || format!("{}/{}", c.corpus, c.name).contains(&only)) {
             continue;
         }
         let dir = work.join("pcaps");
         std::fs::create_dir_all(&dir).unwrap();
-        let pcap = dir.join(format!("{}.pcap", script.trim_end_matches(".py")));
-        if generated.insert(script) {
-            gen_pcap(script, &pcap);
+        let stem = std::iter::once(c.script.trim_end_matches(".py"))
+            .chain(c.args.iter().map(|a| a.trim_start_matches('-')))
+            .collect::<Vec<_>>()
+            .join("-");
+        let pcap = dir.join(format!("{stem}.pcap"));
+        if generated.insert(stem) {
+            let args: Vec<&std::ffi::OsStr> = c.args.iter().map(|a| a.as_ref()).collect();
+            gen_pcap_from(c.script, &args, &pcap);
         }
         cases.push(Case {
-            corpus,
-            name: name.into(),
+            corpus: c.corpus,
+            name: c.name.into(),
             pcap,
-            rules: Rules::Raw(vec![crate_root().join("tests/data").join(rules)]),
-            stream,
+            rules: Rules::Raw(vec![crate_root().join("tests/data").join(c.rules)]),
+            stream: c.stream,
+            checksums: c.checksums,
         });
     }
     cases.extend(
@@ -760,7 +835,9 @@ fn ravn_raises_the_alerts_suricata_raises() {
          tests/data/gen_stream_pcap.py + stream.rules, tests/data/gen_midstream_pcap.py + \
          midstream.rules (plain, midstream, midstream+async, async); defrag: tests/data/gen_frag_pcap.py + \
          frag.rules; rule-traffic: tests/data/gen_rule_traffic.py over the gen-traffic rules; \
-         payload: tests/data/gen_bytevars_pcap.py + bytevars.rules; {jobs} jobs; \
+         payload: tests/data/gen_bytevars_pcap.py + bytevars.rules; checksum: \
+         tests/data/gen_checksum_pcap.py (plain, --offload 101, --offload 100) + checksum.rules; \
+         {jobs} jobs; \
          work files in {}",
         work.display()
     );

@@ -25,10 +25,11 @@ fn tmpdir(name: &str) -> PathBuf {
     d
 }
 
-/// Run `ravn replay` the way COMMAND.txt ran Suricata (HOME_NET=[192.168.0.0/16]).
+/// Run `ravn replay` the way COMMAND.txt ran Suricata (HOME_NET=[192.168.0.0/16], `-k none`).
 fn replay(pcap: &Path, rules: &Path, out: &Path) {
     let mut cmd = support::ravn_replay_plain(pcap, rules, out);
     cmd.args(["--set", "vars.address-groups.HOME_NET=[192.168.0.0/16]"]);
+    cmd.args(["-k", "none"]);
     support::run_ok(cmd, "ravn replay");
 }
 

@@ -10,6 +10,7 @@
 //! defragmenter (`crate::defrag`, via `fragment.rs`); a packet they complete is a packet of
 //! its own too, borrowing the defragmenter's output buffer.
 
+pub mod checksum;
 mod ctx;
 mod ethernet;
 mod fragment;
@@ -119,6 +120,10 @@ pub struct DecoderConfig {
     pub teredo: UdpTunnel,
     /// IP defragmentation (`defrag.*`).
     pub defrag: DefragConfig,
+    /// Check TCP checksums (`TcpHdr::bad_checksum`). The packet pipeline turns this on and
+    /// off as `stream.checksum-validation` and `capture.checksum-checks` say
+    /// (`Decoder::set_tcp_checksums`).
+    pub tcp_checksums: bool,
 }
 
 impl Default for DecoderConfig {
@@ -132,6 +137,7 @@ impl Default for DecoderConfig {
             geneve: UdpTunnel::on_ports(&[GENEVE_DEFAULT_PORT]),
             teredo: UdpTunnel::on_ports(&[TEREDO_DEFAULT_PORT]),
             defrag: DefragConfig::default(),
+            tcp_checksums: false,
         }
     }
 }
@@ -195,6 +201,11 @@ impl Decoder {
     /// A decoder with the default configuration (TZSP on port 37008 decapsulated).
     pub fn new() -> Decoder {
         Decoder::default()
+    }
+
+    /// Check TCP checksums from the next frame on, or stop checking them.
+    pub fn set_tcp_checksums(&mut self, on: bool) {
+        self.config.tcp_checksums = on;
     }
 
     pub fn with_config(config: DecoderConfig) -> Decoder {

@@ -84,6 +84,10 @@ pub struct TcpHdr {
     pub timestamp: Option<(u32, u32)>,
     /// A well-formed TCP Fast Open option (kind 34).
     pub tfo: bool,
+    /// The checksum was checked (`DecoderConfig::tcp_checksums`) and is wrong: the stream
+    /// engine leaves the segment alone, as the receiving host drops it (Suricata's
+    /// StreamTcpValidateChecksum).
+    pub bad_checksum: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 
 use smoltcp::wire::TcpPacket;
 
+use super::checksum;
 use super::ctx::{be16, be32, Ctx};
 use super::packet::{TcpHdr, L4};
 use super::stats::Counter;
@@ -53,7 +54,13 @@ pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) {
         sack_permitted: false,
         tfo: false,
         timestamp: None,
+        bad_checksum: false,
     };
+    if cx.cfg.tcp_checksums {
+        if let Some(ip) = cx.pkt.ip {
+            hdr.bad_checksum = !checksum::tcp_ok(ip.src, ip.dst, data);
+        }
+    }
     options(cx, &data[HEADER_LEN..hlen], &mut hdr);
     cx.pkt.l4 = L4::Tcp(hdr);
     cx.pkt.payload = tcp.payload();

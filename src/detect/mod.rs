@@ -469,21 +469,38 @@ impl Signature {
         self.packet_matches_with_xbits(p, xb, sv)
     }
 
+    /// The payload keywords hold, and with `flow:only_stream` they held in the stream data:
+    /// Suricata's FlowMatch counts `only_stream` only when this signature's payload
+    /// inspection matched there (DETECT_ENGINE_THREAD_CTX_STREAM_CONTENT_MATCH), so a
+    /// signature without payload keywords never has it.
+    fn payload_ok(&self, p: &Packet<'_>, sv: StreamView<'_>) -> bool {
+        let only_stream = self.flow_kw.is_some_and(|f| f.only_stream);
+        if self.payload.is_empty() {
+            return !only_stream;
+        }
+        match self.payload_match(p, sv) {
+            None => false,
+            Some(in_stream) => in_stream || !only_stream,
+        }
+    }
+
     /// Suricata's DetectEngineInspectRulePayloadMatches: a stream signature inspects the
     /// stream data first; without a match there, the packet, unless the packet's data
-    /// went into the stream and the signature does not require the packet.
-    fn payload_matches(&self, p: &Packet<'_>, sv: StreamView<'_>) -> bool {
+    /// went into the stream and the signature does not require the packet. Some(true) for
+    /// a match in the stream data, Some(false) for one in the packet.
+    fn payload_match(&self, p: &Packet<'_>, sv: StreamView<'_>) -> Option<bool> {
         if self.req_stream {
             if let Some(sd) = sv.data {
                 if sd.pieces().any(|c| self.payload.matches(c)) {
-                    return true;
+                    return Some(true);
                 }
             }
             if !self.req_packet && sv.added {
-                return false;
+                return None;
             }
         }
-        !p.payload.is_empty() && !p.carries_tunnel && self.payload.matches(p.payload)
+        (!p.payload.is_empty() && !p.carries_tunnel && self.payload.matches(p.payload))
+            .then_some(false)
     }
 
     /// As Suricata runs a signature with `isset`/`isnotset` host or pair bits: header
@@ -499,7 +516,7 @@ impl Signature {
         if !self.proto.admits(ip.version, ip.proto) || !self.addresses_match(p) {
             return false;
         }
-        if !self.payload.is_empty() && !self.payload_matches(p, sv) {
+        if !self.payload_ok(p, sv) {
             return false;
         }
         let mut h = 0;
@@ -532,10 +549,7 @@ impl Signature {
         if !self.header.iter().all(|m| header::matches(m, p)) {
             return false;
         }
-        if !self.payload.is_empty() {
-            return self.payload_matches(p, sv);
-        }
-        true
+        self.payload_ok(p, sv)
     }
 }
 

@@ -7,6 +7,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::auth::{self, Key};
+use crate::decode::checksum::internet as checksum;
 
 /// Which kind of socket carried the pings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,22 +67,6 @@ fn socket(ty: libc::c_int) -> std::io::Result<OwnedFd> {
     }
     // SAFETY: fd is a fresh descriptor nobody else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// The Internet checksum (RFC 1071).
-pub fn checksum(b: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut chunks = b.chunks_exact(2);
-    for c in &mut chunks {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    if let [last] = chunks.remainder() {
-        sum += u32::from(*last) << 8;
-    }
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 impl Pinger {
@@ -248,20 +233,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn checksum_matches_rfc1071_example() {
-        // RFC 1071 section 3 example: 0x0001 f203 f4f5 f6f7 → sum 0xddf2, checksum 0x220d
-        assert_eq!(
-            checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
-            0x220d
-        );
-        // a message with its checksum filled in sums to zero
-        let mut m = vec![8, 0, 0, 0, 0x12, 0x34, 0, 1, b'a', b'b', b'c'];
-        let c = checksum(&m);
-        m[2..4].copy_from_slice(&c.to_be_bytes());
-        assert_eq!(checksum(&m), 0);
-    }
 
     #[test]
     fn durations() {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use log::warn;
 
 use crate::capture::{Frame, Timestamp};
-use crate::config::Config;
+use crate::config::{ChecksumChecks, Config};
 use crate::decode::{DecodeStats, Decoder, IpHdr, Packet, PktSrc, TcpHdr, L4};
 use crate::defrag::DefragStats;
 use crate::detect::{
@@ -33,7 +33,14 @@ pub struct Processor {
     scratch: Vec<u8>,
     /// The newest packet time seen (end-of-flow pseudo packets carry it).
     last_ts: Timestamp,
+    /// `capture.checksum-checks = auto` still deciding: the frames seen so far.
+    checksum_sample: Option<u64>,
 }
+
+/// Suricata's CHECKSUM_SAMPLE_COUNT and CHECKSUM_INVALID_RATIO: at the 1,000th packet, more
+/// than one in ten wrong TCP checksums means a capture with checksum offloading.
+const CHECKSUM_SAMPLE: u64 = 1000;
+const CHECKSUM_INVALID_RATIO: u64 = 10;
 
 /// EVE's `pkt_src` of the end-of-flow pseudo packets (Suricata's PKT_SRC_FFR).
 pub const PSEUDO_PKT_SRC: &str = "stream (flow timeout)";
@@ -73,6 +80,7 @@ impl ProcessorStats {
         c.push("flow.get_used", self.flow.evicted);
         c.push("flow.mgr.flows_timeout", self.flow.timeouts);
         c.push("tcp.sessions", self.stream.sessions);
+        c.push("tcp.invalid_checksum", self.flow.invalid_checksum);
         // a stream's piece table is memory too: its drops count as memcap drops
         c.push(
             "tcp.segment_memcap_drop",
@@ -112,8 +120,12 @@ impl Processor {
         // validated with the config; an invalid one cannot reach here
         flows.set_midstream_policy(cfg.midstream_policy().unwrap_or_default(), cfg.simulate_ips);
         flows.set_async_oneside(cfg.stream.async_oneside);
+        let checks = cfg.capture.checksum_checks;
+        let validate = cfg.stream.checksum_validation && checks != ChecksumChecks::No;
+        let mut decoder = Decoder::with_config(cfg.decoder_config());
+        decoder.set_tcp_checksums(validate);
         Processor {
-            decoder: Decoder::with_config(cfg.decoder_config()),
+            decoder,
             flows,
             alerts: PacketAlerts::new(),
             ips: cfg.simulate_ips,
@@ -121,6 +133,29 @@ impl Processor {
             heartbeat: None,
             scratch: vec![0; scratch],
             last_ts: Timestamp::default(),
+            checksum_sample: (validate && checks == ChecksumChecks::Auto).then_some(0),
+        }
+    }
+
+    /// `capture.checksum-checks = auto`: counts a frame, and at the 1,000th stops checking
+    /// when more than a tenth of the TCP packets so far had a wrong checksum, from that
+    /// frame on (Suricata's ChecksumAutoModeCheck, run as each packet is read).
+    fn sample_checksums(&mut self) {
+        let Some(n) = self.checksum_sample.as_mut() else {
+            return;
+        };
+        *n += 1;
+        if *n < CHECKSUM_SAMPLE {
+            return;
+        }
+        self.checksum_sample = None;
+        let bad = self.flows.stats.invalid_checksum;
+        if bad != 0 && CHECKSUM_SAMPLE / bad < CHECKSUM_INVALID_RATIO {
+            log::info!(
+                "{bad} of the first {CHECKSUM_SAMPLE} packets have a wrong TCP checksum: \
+                 assuming checksum offloading, checksums are no longer checked"
+            );
+            self.decoder.set_tcp_checksums(false);
         }
     }
 
@@ -138,6 +173,7 @@ impl Processor {
         pkt_src: &str,
         mut emit: impl FnMut(Emit<'_, '_>),
     ) -> usize {
+        self.sample_checksums();
         let Processor {
             decoder,
             flows,
@@ -147,6 +183,7 @@ impl Processor {
             heartbeat,
             scratch,
             last_ts,
+            checksum_sample: _,
         } = self;
         if frame.ts > *last_ts {
             *last_ts = frame.ts;
@@ -460,6 +497,7 @@ fn pseudo_packet(f: &Flow, ssn: &TcpSession, dir: Direction, ts: Timestamp) -> P
         sack_permitted: false,
         tfo: false,
         timestamp: None,
+        bad_checksum: false,
     });
     p.depth = f.key.depth();
     p.wants_flow = true;
@@ -653,7 +691,53 @@ mod tests {
         v.extend_from_slice(&ack.to_be_bytes());
         v.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
         v.extend_from_slice(payload);
+        let ip = |x| std::net::IpAddr::from([10, 0, 0, x]);
+        let c = crate::decode::checksum::tcp(ip(a), ip(b), &v[20..]);
+        v[36..38].copy_from_slice(&c.to_be_bytes());
         v
+    }
+
+    /// `capture.checksum-checks`: `auto` stops checking at the 1,000th packet when more than
+    /// a tenth of those before it were wrong (101 of 999; 100 is not enough), `yes` never
+    /// stops, `no` never starts. Ten wrong packets follow the 1,000th.
+    #[test]
+    fn checksum_checks_auto_stops_for_an_offloading_capture() {
+        use crate::config::ChecksumChecks::*;
+        use crate::decode::packet::tcpflag::*;
+        for (checks, bad_first, counted) in [
+            (Auto, 101, 101),
+            (Auto, 100, 110),
+            (Yes, 101, 111),
+            (No, 101, 0),
+        ] {
+            let mut cfg = Config::default();
+            cfg.capture.checksum_checks = checks;
+            let mut engine = build_engine(&cfg, &[]).unwrap().engine;
+            let mut proc = Processor::new(&cfg);
+            for i in 0..1010u32 {
+                let mut bytes = tcp(true, ACK, 1 + i, 1, b"x");
+                if i < bad_first || i >= 1000 {
+                    bytes[36] ^= 0x5a;
+                }
+                let frame = Frame {
+                    ts: Timestamp { secs: 1, nanos: i },
+                    link: LinkType::Raw,
+                    data: &bytes,
+                    orig_len: bytes.len() as u32,
+                };
+                proc.process(
+                    &mut engine,
+                    &frame,
+                    Some(u64::from(i) + 1),
+                    "wire/pcap",
+                    |_| {},
+                );
+            }
+            assert_eq!(
+                proc.flows.stats.invalid_checksum, counted,
+                "{checks:?} with {bad_first} wrong"
+            );
+        }
     }
 
     #[test]

@@ -25,6 +25,7 @@ fn hdr(seq: u32, ack: u32, flags: u8) -> TcpHdr {
         sack_permitted: false,
         tfo: false,
         timestamp: None,
+        bad_checksum: false,
     }
 }
 

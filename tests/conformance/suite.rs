@@ -716,7 +716,7 @@ const IGNORED_PREFIXES: &[&str] = &[
 
 fn key_ignored(key: &str, val: &str) -> bool {
     if key.contains("checksum") {
-        // ravn never validates checksums: the same as `-k none` / checksum checks off
+        // a live source's checksum checks: a test reads a capture
         let v = val.to_ascii_lowercase();
         return matches!(v.as_str(), "no" | "none" | "false" | "off" | "0" | "auto");
     }
@@ -733,6 +733,15 @@ enum Mapped {
 }
 
 fn map_setting(keys: &RavnKeys, key: &str, val: &str, origin: &str) -> Mapped {
+    if key == "pcap-file.checksum-checks" {
+        // ravn's one switch for every source and for replay
+        let v = match val.to_ascii_lowercase().as_str() {
+            "yes" | "true" | "on" => "yes",
+            "no" | "false" | "off" => "no",
+            _ => "auto",
+        };
+        return Mapped::Set(format!("capture.checksum-checks={v}"));
+    }
     if keys.has(key) {
         Mapped::Set(format!("{key}={}", keys.value_for(key, val)))
     } else if key_ignored(key, val) {
@@ -949,9 +958,7 @@ pub fn ravn_args(
         match tok.as_str() {
             "-k" => {
                 let v = it.next().cloned().unwrap_or_default();
-                if v != "none" {
-                    note("-k", format!("-k {v} (ravn never validates checksums)"));
-                }
+                a.extend(["-k".into(), v.into()]);
             }
             "--set" => {
                 let kv = it.next().cloned().unwrap_or_default();

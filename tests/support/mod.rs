@@ -172,6 +172,19 @@ pub fn reference_config(shared: &Path) -> PathBuf {
 /// alert-only config, UTC, `-k none`, and the reference classification/reference configs.
 /// Callers add their own options.
 pub fn suricata_replay(shared: &Path, pcap: &Path, rules: &Path, out: &Path) -> Command {
+    let mut cmd = suricata_checking_checksums(shared, pcap, rules, out);
+    cmd.args(["-k", "none"]);
+    cmd
+}
+
+/// `suricata_replay` without `-k none`: Suricata checks checksums as it does by default
+/// (`pcap-file.checksum-checks: auto`, `stream.checksum-validation: yes`).
+pub fn suricata_checking_checksums(
+    shared: &Path,
+    pcap: &Path,
+    rules: &Path,
+    out: &Path,
+) -> Command {
     let mut cmd = Command::new("suricata");
     cmd.env("TZ", "UTC")
         .arg("-c")
@@ -182,7 +195,7 @@ pub fn suricata_replay(shared: &Path, pcap: &Path, rules: &Path, out: &Path) -> 
         .arg(rules)
         .arg("-l")
         .arg(out)
-        .args(["-k", "none", "--set"])
+        .arg("--set")
         .arg(format!(
             "classification-file={}",
             reference_classification(shared).display()
@@ -225,12 +238,15 @@ pub fn run_ok(mut cmd: Command, what: &str) {
     );
 }
 
-/// The `--set` arguments every ravn run in these tests gets: fresh (truncated) outputs and
-/// Suricata's reference classification/reference configs.
+/// The `--set` arguments every ravn run in these tests gets: fresh (truncated) outputs,
+/// Suricata's reference classification/reference configs, and no checksum checks (the
+/// reference runs of Suricata all have `-k none`).
 pub fn ravn_sets(shared: &Path) -> Vec<String> {
     vec![
         "--set".into(),
         "outputs.append=false".into(),
+        "--set".into(),
+        "capture.checksum-checks=no".into(),
         "--set".into(),
         format!(
             "rules.classification-file={}",
