@@ -1195,6 +1195,7 @@ mod tests {
             link: LinkType::Raw,
             data,
             orig_len: data.len() as u32,
+            offloaded: false,
         })
     }
 

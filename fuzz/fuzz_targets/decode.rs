@@ -54,6 +54,7 @@ fuzz_target!(|data: &[u8]| {
             link,
             data,
             orig_len: data.len() as u32,
+            offloaded: false,
         };
         dec.decode_with(&frame, |d| check(d, data));
         check(&plain.decode(&frame), data);

@@ -49,6 +49,7 @@ fuzz_target!(|data: &[u8]| {
             link: LinkType::Raw,
             data: frame,
             orig_len: frame.len() as u32,
+            offloaded: false,
         };
         proc.process(&mut engine, &f, Some(n), "wire/pcap", |_| {});
     }

@@ -89,6 +89,10 @@ pub struct Frame<'a> {
     /// Captured bytes (may be shorter than `orig_len` when the snap length cut it).
     pub data: &'a [u8],
     pub orig_len: u32,
+    /// The sending host left the checksums to its NIC, so they are not filled in yet
+    /// (AF_PACKET's TP_STATUS_CSUMNOTREADY, for packets the capturing host sends): never
+    /// checked.
+    pub offloaded: bool,
 }
 
 /// What a capture source yields: frames one at a time, borrowed from the source's buffer.

@@ -209,6 +209,7 @@ impl<R: Read> PcapReader<R> {
             link,
             data,
             orig_len,
+            offloaded: false,
         }))
     }
 

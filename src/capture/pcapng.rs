@@ -185,6 +185,7 @@ impl<R: Read> PcapngReader<R> {
                         link: p.link,
                         data: &body[p.start..p.end],
                         orig_len: p.orig_len,
+                        offloaded: false,
                     }));
                 }
                 Ok(Block::Other) => continue,

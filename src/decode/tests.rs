@@ -130,6 +130,7 @@ fn frame(link: LinkType, data: &[u8]) -> Frame<'_> {
         link,
         data,
         orig_len: data.len() as u32,
+        offloaded: false,
     }
 }
 

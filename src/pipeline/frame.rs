@@ -17,6 +17,8 @@ pub struct FrameSlot {
     pub orig_len: u32,
     /// Position in the capture file for the pcap source (Suricata's `pcap_cnt`); 0 otherwise.
     pub pcap_cnt: u64,
+    /// `Frame::offloaded`.
+    pub offloaded: bool,
     pub buf: Box<[u8]>,
 }
 
@@ -29,6 +31,7 @@ impl FrameSlot {
             len: 0,
             orig_len: 0,
             pcap_cnt: 0,
+            offloaded: false,
             buf: vec![0u8; size].into_boxed_slice(),
         }
     }
@@ -42,6 +45,7 @@ impl FrameSlot {
             link: self.link,
             data: self.buf.get(start..end).unwrap_or(&[]),
             orig_len: self.orig_len,
+            offloaded: self.offloaded,
         }
     }
 
@@ -57,6 +61,7 @@ impl FrameSlot {
         self.len = data.len() as u32;
         self.orig_len = orig_len;
         self.pcap_cnt = 0;
+        self.offloaded = false;
         true
     }
 }

@@ -33,6 +33,9 @@ pub struct Processor {
     scratch: Vec<u8>,
     /// The newest packet time seen (end-of-flow pseudo packets carry it).
     last_ts: Timestamp,
+    /// TCP checksums are checked (`stream.checksum-validation`, `capture.checksum-checks`),
+    /// except in offloaded frames.
+    check_checksums: bool,
     /// `capture.checksum-checks = auto` still deciding: the frames seen so far.
     checksum_sample: Option<u64>,
 }
@@ -122,10 +125,8 @@ impl Processor {
         flows.set_async_oneside(cfg.stream.async_oneside);
         let checks = cfg.capture.checksum_checks;
         let validate = cfg.stream.checksum_validation && checks != ChecksumChecks::No;
-        let mut decoder = Decoder::with_config(cfg.decoder_config());
-        decoder.set_tcp_checksums(validate);
         Processor {
-            decoder,
+            decoder: Decoder::with_config(cfg.decoder_config()),
             flows,
             alerts: PacketAlerts::new(),
             ips: cfg.simulate_ips,
@@ -133,6 +134,7 @@ impl Processor {
             heartbeat: None,
             scratch: vec![0; scratch],
             last_ts: Timestamp::default(),
+            check_checksums: validate,
             checksum_sample: (validate && checks == ChecksumChecks::Auto).then_some(0),
         }
     }
@@ -155,7 +157,7 @@ impl Processor {
                 "{bad} of the first {CHECKSUM_SAMPLE} packets have a wrong TCP checksum: \
                  assuming checksum offloading, checksums are no longer checked"
             );
-            self.decoder.set_tcp_checksums(false);
+            self.check_checksums = false;
         }
     }
 
@@ -174,6 +176,8 @@ impl Processor {
         mut emit: impl FnMut(Emit<'_, '_>),
     ) -> usize {
         self.sample_checksums();
+        self.decoder
+            .set_tcp_checksums(self.check_checksums && !frame.offloaded);
         let Processor {
             decoder,
             flows,
@@ -183,6 +187,7 @@ impl Processor {
             heartbeat,
             scratch,
             last_ts,
+            check_checksums: _,
             checksum_sample: _,
         } = self;
         if frame.ts > *last_ts {
@@ -699,16 +704,18 @@ mod tests {
 
     /// `capture.checksum-checks`: `auto` stops checking at the 1,000th packet when more than
     /// a tenth of those before it were wrong (101 of 999; 100 is not enough), `yes` never
-    /// stops, `no` never starts. Ten wrong packets follow the 1,000th.
+    /// stops, `no` never starts. Ten wrong packets follow the 1,000th. Offloaded frames
+    /// (the capturing host's own, checksums not filled in) are never checked.
     #[test]
     fn checksum_checks_auto_stops_for_an_offloading_capture() {
         use crate::config::ChecksumChecks::*;
         use crate::decode::packet::tcpflag::*;
-        for (checks, bad_first, counted) in [
-            (Auto, 101, 101),
-            (Auto, 100, 110),
-            (Yes, 101, 111),
-            (No, 101, 0),
+        for (checks, offloaded, bad_first, counted) in [
+            (Auto, false, 101, 101),
+            (Auto, false, 100, 110),
+            (Yes, false, 101, 111),
+            (No, false, 101, 0),
+            (Yes, true, 101, 0),
         ] {
             let mut cfg = Config::default();
             cfg.capture.checksum_checks = checks;
@@ -724,6 +731,7 @@ mod tests {
                     link: LinkType::Raw,
                     data: &bytes,
                     orig_len: bytes.len() as u32,
+                    offloaded,
                 };
                 proc.process(
                     &mut engine,
@@ -735,7 +743,7 @@ mod tests {
             }
             assert_eq!(
                 proc.flows.stats.invalid_checksum, counted,
-                "{checks:?} with {bad_first} wrong"
+                "{checks:?} with {bad_first} wrong, offloaded: {offloaded}"
             );
         }
     }
@@ -773,6 +781,7 @@ mod tests {
                 link: LinkType::Raw,
                 data: bytes,
                 orig_len: bytes.len() as u32,
+                offloaded: false,
             };
             alerts += proc.process(&mut engine, &frame, Some(i as u64 + 1), "wire/pcap", |_| {});
         }

@@ -21,6 +21,7 @@ const PACKET_ADD_MEMBERSHIP: libc::c_int = 1;
 const PACKET_MR_PROMISC: u16 = 1;
 const TP_STATUS_KERNEL: u32 = 0;
 const TP_STATUS_USER: u32 = 1;
+const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
 const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
 const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
 const ETH_P_ALL: u16 = 0x0003;
@@ -270,6 +271,7 @@ impl LiveSource for AfPacketSource {
                     slot.len = len as u32;
                     slot.orig_len = wire + extra as u32;
                     slot.pcap_cnt = 0;
+                    slot.offloaded = status & TP_STATUS_CSUMNOTREADY != 0;
                     filled += 1;
                 } else {
                     C::inc(&c.ring_drops);

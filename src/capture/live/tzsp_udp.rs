@@ -352,6 +352,7 @@ impl LiveSource for TzspUdpSource {
                     slot.len = flen as u32;
                     slot.orig_len = flen as u32;
                     slot.pcap_cnt = 0;
+                    slot.offloaded = false;
                     C::inc(&c.tzsp_packets);
                     if keep != i {
                         swap_slots(a, b, keep, i);
