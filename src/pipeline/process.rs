@@ -154,7 +154,7 @@ impl Processor {
         let bad = self.flows.stats.invalid_checksum;
         if bad != 0 && CHECKSUM_SAMPLE / bad < CHECKSUM_INVALID_RATIO {
             log::info!(
-                "{bad} of the first {CHECKSUM_SAMPLE} packets have a wrong TCP checksum: \
+                "{bad} TCP packets before the {CHECKSUM_SAMPLE}th had a wrong checksum: \
                  assuming checksum offloading, checksums are no longer checked"
             );
             self.check_checksums = false;
