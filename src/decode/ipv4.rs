@@ -66,6 +66,7 @@ pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) -> bool {
         id: u32::from(pkt.ident()),
         frag_flags: (flags_frag >> 13) as u8,
         frag_offset: flags_frag & 0x1fff,
+        frag_hdr: false,
         ipopts,
         hdr_len: hlen as u16,
         total_len: iplen as u32,

@@ -58,6 +58,7 @@ pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) -> bool {
         id: 0,
         frag_flags: 0,
         frag_offset: 0,
+        frag_hdr: false,
         ipopts: 0,
         hdr_len: HEADER_LEN as u16,
         total_len: total as u32,
@@ -144,6 +145,7 @@ pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) -> bool {
                     continue;
                 }
                 fh = true;
+                hdr.frag_hdr = true;
                 let fo = be16(rest, 2);
                 hdr.frag_offset = fo >> 3;
                 hdr.frag_flags = (fo & 1) as u8;

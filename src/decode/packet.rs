@@ -51,6 +51,9 @@ pub struct IpHdr {
     pub frag_flags: u8,
     /// Fragment offset in 8-byte units.
     pub frag_offset: u16,
+    /// IPv6: a fragment header was present (its offset and MF are in `frag_offset` and
+    /// `frag_flags`, its identification in `id`).
+    pub frag_hdr: bool,
     /// IPv4 options present (`ipopt::*` bits); 0 for IPv6.
     pub ipopts: u16,
     /// Header length in bytes (IPv4 IHL*4; IPv6 40 + extension headers).
@@ -194,6 +197,9 @@ pub struct Packet<'a> {
     /// Decoded far enough to belong to a flow (Suricata's `FlowSetupPacket`: TCP, UDP, ICMP,
     /// SCTP and ESP, and IPv4 carrying IPv6). Other packets are inspected without a flow.
     pub wants_flow: bool,
+    /// An end-of-flow pseudo packet, made up to flush a stream (Suricata's
+    /// PKT_IS_PSEUDOPKT): header keywords never match it.
+    pub pseudo: bool,
 }
 
 impl<'a> Packet<'a> {
@@ -213,6 +219,7 @@ impl<'a> Packet<'a> {
             src: PktSrc::Wire,
             carries_tunnel: false,
             wants_flow: false,
+            pseudo: false,
         }
     }
 

@@ -5,7 +5,8 @@ use crate::decode::{Packet, L4};
 use crate::rules::ast::{FlagsMode, FragBitsMatch, IpProtoMatch, Match, TcpFlagsMatch};
 
 /// Evaluate one non-payload keyword. Payload keywords (`content`, `isdataat`) are not
-/// handled here and return true.
+/// handled here and return true. Header keywords never match an end-of-flow pseudo packet
+/// (each of Suricata's returns 0 for PKT_IS_PSEUDOPKT), except `ip_proto` and `sameip`.
 pub fn matches(m: &Match, p: &Packet<'_>) -> bool {
     match m {
         // Payload and stateful keywords are evaluated by the engine, not here.
@@ -22,6 +23,15 @@ pub fn matches(m: &Match, p: &Packet<'_>) -> bool {
         | Match::StreamSize(_)
         | Match::Xbits(_)
         | Match::Tag(_) => true,
+        Match::IpProto(m) => p.ip.is_some_and(|ip| match *m {
+            IpProtoMatch::Eq(v) => ip.proto == v,
+            IpProtoMatch::Ne(v) => ip.proto != v,
+            IpProtoMatch::Lt(v) => ip.proto < v,
+            IpProtoMatch::Gt(v) => ip.proto > v,
+        }),
+        Match::SameIp => p.ip.is_some_and(|ip| ip.src == ip.dst),
+        // (a guarded arm: the arms below still have to cover every other keyword)
+        _ if p.pseudo => false,
         Match::Dsize(cmp) => {
             let len = p.payload.len().min(u16::MAX as usize) as u16;
             // dsize only applies to packets with a transport payload notion
@@ -36,17 +46,27 @@ pub fn matches(m: &Match, p: &Packet<'_>) -> bool {
         Match::IpOpts(bit) => {
             p.ip.is_some_and(|ip| ip.version == 4 && ip.ipopts & *bit != 0)
         }
-        Match::IpProto(m) => p.ip.is_some_and(|ip| match *m {
-            IpProtoMatch::Eq(v) => ip.proto == v,
-            IpProtoMatch::Ne(v) => ip.proto != v,
-            IpProtoMatch::Lt(v) => ip.proto < v,
-            IpProtoMatch::Gt(v) => ip.proto > v,
-        }),
-        Match::SameIp => p.ip.is_some_and(|ip| ip.src == ip.dst),
         // IPv4 only, as Suricata's DetectFragBitsMatch
         Match::FragBits(f) => {
             p.ip.is_some_and(|ip| ip.version == 4 && frag_bits(f, ip.frag_flags))
         }
+        // IPv4 only, as Suricata's DetectIdMatch and DetectTosMatch
+        Match::Id(v) => {
+            p.ip.is_some_and(|ip| ip.version == 4 && ip.id == u32::from(*v))
+        }
+        Match::Tos { value, negated } => {
+            p.ip.is_some_and(|ip| ip.version == 4 && (ip.tos == *value) != *negated)
+        }
+        // Suricata's DetectFragOffsetMatch: IPv4's offset field (8-byte units); IPv6's only
+        // with a fragment header, in bytes
+        Match::FragOffset(cmp) => p.ip.is_some_and(|ip| {
+            let off = match ip.version {
+                4 => ip.frag_offset,
+                _ if ip.frag_hdr => ip.frag_offset << 3,
+                _ => return false,
+            };
+            cmp.matches(off)
+        }),
         Match::Window { value, negated } => {
             p.tcp().is_some_and(|t| (t.window == *value) != *negated)
         }
@@ -135,5 +155,70 @@ mod tests {
         assert!(frag_bits(&f(0x1, FlagsMode::Plus), 0x3));
         assert!(!frag_bits(&f(0x1, FlagsMode::Plus), 0x1));
         assert!(frag_bits(&f(0x1, FlagsMode::Not), 0x2));
+    }
+
+    /// An IPv4 (or IPv6) packet with `id`, `tos` and fragment offset `off` (8-byte units).
+    fn ip_packet(v6: bool, id: u32, tos: u8, off: u16, frag_hdr: bool) -> Packet<'static> {
+        let a: std::net::IpAddr = if v6 { "2001:db8::1" } else { "10.0.0.1" }.parse().unwrap();
+        let mut p = Packet::new(crate::capture::Timestamp::default(), &[]);
+        p.ip = Some(crate::decode::IpHdr {
+            version: if v6 { 6 } else { 4 },
+            src: a,
+            dst: a,
+            proto: 17,
+            ttl: 64,
+            tos,
+            id,
+            frag_flags: 0,
+            frag_offset: off,
+            frag_hdr,
+            ipopts: 0,
+            hdr_len: 20,
+            total_len: 20,
+        });
+        p
+    }
+
+    #[test]
+    fn id_tos_and_fragoffset() {
+        use crate::rules::ast::NumCmp;
+        let v4 = ip_packet(false, 103, 0x10, 4, false);
+        assert!(matches(&Match::Id(103), &v4));
+        assert!(!matches(&Match::Id(104), &v4));
+        let tos = |value, negated| Match::Tos { value, negated };
+        assert!(matches(&tos(0x10, false), &v4));
+        assert!(!matches(&tos(0x10, true), &v4));
+        assert!(matches(&tos(0, true), &v4));
+        // IPv4: the offset field, in 8-byte units
+        assert!(matches(&Match::FragOffset(NumCmp::Eq(4)), &v4));
+        assert!(matches(&Match::FragOffset(NumCmp::Gt(3)), &v4));
+        assert!(!matches(&Match::FragOffset(NumCmp::Lt(4)), &v4));
+        // IPv6: bytes, and only with a fragment header; id and tos are IPv4 only
+        let v6 = ip_packet(true, 103, 0x10, 4, true);
+        assert!(matches(&Match::FragOffset(NumCmp::Eq(32)), &v6));
+        assert!(!matches(&Match::FragOffset(NumCmp::Eq(4)), &v6));
+        let unfragmented = ip_packet(true, 0, 0, 0, false);
+        assert!(!matches(&Match::FragOffset(NumCmp::Eq(0)), &unfragmented));
+        assert!(!matches(&Match::Id(103), &v6));
+        assert!(!matches(&tos(0x10, false), &v6));
+        assert!(!matches(&tos(0, true), &v6));
+    }
+
+    /// Suricata's header keywords return 0 for a pseudo packet, but for ip_proto and sameip.
+    #[test]
+    fn header_keywords_do_not_match_pseudo_packets() {
+        use crate::rules::ast::NumCmp;
+        let mut p = ip_packet(false, 7, 0, 0, false);
+        let kws = [
+            Match::Ttl(NumCmp::Eq(64)),
+            Match::Id(7),
+            Match::FragOffset(NumCmp::Eq(0)),
+            Match::IpProto(IpProtoMatch::Eq(17)),
+            Match::SameIp,
+        ];
+        assert!(kws.iter().all(|m| matches(m, &p)));
+        p.pseudo = true;
+        let on_pseudo: Vec<bool> = kws.iter().map(|m| matches(m, &p)).collect();
+        assert_eq!(on_pseudo, [false, false, false, true, true]);
     }
 }

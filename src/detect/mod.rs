@@ -361,8 +361,9 @@ impl Signature {
         fwd(ip.src, ip.dst, sp, dp) || (self.bidirectional && fwd(ip.dst, ip.src, dp, sp))
     }
 
-    /// The flow-level conditions (flow, flowbits, stream_size) hold.
-    fn flow_conditions(&self, fv: Option<FlowView<'_>>) -> bool {
+    /// The flow-level conditions (flow, flowbits, stream_size) hold; `rebuilt`: the packet
+    /// was reassembled from IP fragments (Suricata's PKT_REBUILT_FRAGMENT).
+    fn flow_conditions(&self, fv: Option<FlowView<'_>>, rebuilt: bool) -> bool {
         if let Some(fk) = &self.flow_kw {
             let (dir, est, stream) = match fv {
                 Some(v) => (
@@ -387,8 +388,7 @@ impl Signature {
             if fk.only_stream && !(stream && est) {
                 return false;
             }
-            if fk.only_frag {
-                // ravn does not reassemble IP fragments: no packet is a rebuilt fragment
+            if fk.only_frag && !rebuilt || fk.no_frag && rebuilt {
                 return false;
             }
         }
@@ -460,7 +460,7 @@ impl Signature {
         if sv.pseudo && self.payload.is_empty() {
             return false;
         }
-        if !self.flow_conditions(fv) {
+        if !self.flow_conditions(fv, p.src == crate::decode::PktSrc::Defrag) {
             return false;
         }
         if self.xbit_conds.is_empty() {
@@ -1370,6 +1370,7 @@ mod tests {
             id: 1,
             frag_flags: 0,
             frag_offset: 0,
+            frag_hdr: false,
             ipopts: 0,
             hdr_len: 20,
             total_len: 28 + payload.len() as u32,

@@ -485,6 +485,7 @@ fn pseudo_packet(f: &Flow, ssn: &TcpSession, dir: Direction, ts: Timestamp) -> P
         id: 0,
         frag_flags: 0,
         frag_offset: 0,
+        frag_hdr: false,
         ipopts: 0,
         hdr_len,
         total_len: u32::from(hdr_len) + 20,
@@ -506,6 +507,7 @@ fn pseudo_packet(f: &Flow, ssn: &TcpSession, dir: Direction, ts: Timestamp) -> P
     });
     p.depth = f.key.depth();
     p.wants_flow = true;
+    p.pseudo = true;
     p
 }
 

@@ -265,6 +265,16 @@ pub enum Match {
     /// `sameip` (true) — source equals destination.
     SameIp,
     FragBits(FragBitsMatch),
+    /// `id:N` — the IPv4 identification.
+    Id(u16),
+    /// `tos:[!]N` — the IPv4 type of service.
+    Tos {
+        value: u8,
+        negated: bool,
+    },
+    /// `fragoffset:[<|>]N` — the IPv4 fragment offset (8-byte units), or an IPv6 fragment
+    /// header's (bytes).
+    FragOffset(NumCmp<u16>),
     /// `window:[!]N`
     Window {
         value: u16,

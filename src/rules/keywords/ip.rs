@@ -1,8 +1,8 @@
-//! IP header keywords: ttl ipopts ip_proto sameip fragbits.
+//! IP header keywords: ttl ipopts ip_proto sameip fragbits id tos fragoffset.
 
 use crate::decode::packet::ipopt;
-use crate::rules::ast::{FlagsMode, FragBitsMatch, IpProtoMatch, Match};
-use crate::rules::cnum::{is_space, parse_u8, show};
+use crate::rules::ast::{FlagsMode, FragBitsMatch, IpProtoMatch, Match, NumCmp};
+use crate::rules::cnum::{is_space, parse_u16, parse_u8, show};
 use crate::rules::parse::{need, Ctx, Skip};
 
 use super::payload::parse_uint;
@@ -13,6 +13,96 @@ pub(crate) fn ttl(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> {
         .ok_or_else(|| Skip::kw("ttl", format!("invalid value '{}'", show(v))))?;
     ctx.require_packet = true;
     ctx.matches.push(Match::Ttl(t));
+    Ok(())
+}
+
+/// `v` without the whitespace around it (PCRE's `\s`).
+fn trim_ws(v: &[u8]) -> &[u8] {
+    let s = v.iter().take_while(|c| c.is_ascii_whitespace()).count();
+    let e = v.len()
+        - v[s..]
+            .iter()
+            .rev()
+            .take_while(|c| c.is_ascii_whitespace())
+            .count();
+    &v[s..e]
+}
+
+/// `id`: Suricata's regex `^\s*([0-9]{1,5}|"[0-9]{1,5}")\s*$`, a 16-bit value. (Its
+/// quoted form never gets here: the option parsing refuses quotes on `id`, as Suricata's.)
+pub(crate) fn id(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> {
+    let v = need(v, "id")?;
+    let bad = || Skip::kw("id", format!("invalid id option '{}'", show(v)));
+    let digits = trim_ws(v);
+    if digits.is_empty() || digits.len() > 5 || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(bad());
+    }
+    let id = parse_u16(digits, 10).ok_or_else(bad)?;
+    ctx.require_packet = true;
+    ctx.matches.push(Match::Id(id));
+    Ok(())
+}
+
+/// `tos`: `[!]` (taken off as the negation) then Suricata's regex
+/// `^\s*(!?\s*[0-9]{1,3}|!?\s*[xX][0-9a-fA-F]{1,2})\s*$`: decimal, or hexadecimal after
+/// `x` (not `0x`), 0 to 255. A second `!` matches the regex but fails the number parse.
+pub(crate) fn tos(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> {
+    let v = need(v, "tos")?;
+    let bad = || {
+        Skip::kw(
+            "tos",
+            format!(
+                "invalid tos option - {}. The tos option value must be in the range 0 - 255",
+                show(v)
+            ),
+        )
+    };
+    let value = match trim_ws(v) {
+        [b'x' | b'X', hex @ ..]
+            if (1..=2).contains(&hex.len()) && hex.iter().all(u8::is_ascii_hexdigit) =>
+        {
+            parse_u8(hex, 16)
+        }
+        dec if (1..=3).contains(&dec.len()) && dec.iter().all(u8::is_ascii_digit) => {
+            parse_u8(dec, 10)
+        }
+        _ => None,
+    }
+    .ok_or_else(bad)?;
+    ctx.require_packet = true;
+    ctx.matches.push(Match::Tos {
+        value,
+        negated: ctx.negated,
+    });
+    Ok(())
+}
+
+/// `fragoffset`: Suricata's regex `^\s*(?:(<|>))?\s*([0-9]+)` (the end is not anchored),
+/// the number a 16-bit value. No negation: `!` does not parse.
+pub(crate) fn fragoffset(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> {
+    let v = need(v, "fragoffset")?;
+    let bad = || Skip::kw("fragoffset", format!("invalid value '{}'", show(v)));
+    let mut rest = &v[v.iter().take_while(|c| c.is_ascii_whitespace()).count()..];
+    let mode = match rest.first() {
+        Some(b'<') => Some(b'<'),
+        Some(b'>') => Some(b'>'),
+        _ => None,
+    };
+    if mode.is_some() {
+        rest = &rest[1..];
+    }
+    rest = &rest[rest.iter().take_while(|c| c.is_ascii_whitespace()).count()..];
+    let n = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+    if n == 0 {
+        return Err(bad());
+    }
+    let off = parse_u16(&rest[..n], 10).ok_or_else(bad)?;
+    ctx.require_packet = true;
+    ctx.matches.push(Match::FragOffset(match mode {
+        Some(b'<') => NumCmp::Lt(off),
+        Some(_) => NumCmp::Gt(off),
+        None => NumCmp::Eq(off),
+    }));
     Ok(())
 }
 

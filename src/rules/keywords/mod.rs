@@ -257,6 +257,21 @@ pub(crate) static SUPPORTED: &[Supported] = &[
         flags: 0,
         setup: ip::fragbits,
     },
+    Supported {
+        name: "id",
+        flags: 0,
+        setup: ip::id,
+    },
+    Supported {
+        name: "tos",
+        flags: QUOTES_OPTIONAL | HANDLE_NEGATION,
+        setup: ip::tos,
+    },
+    Supported {
+        name: "fragoffset",
+        flags: 0,
+        setup: ip::fragoffset,
+    },
     // tcp
     Supported {
         name: "tcp.flags",
@@ -332,14 +347,11 @@ pub(crate) const UNSUPPORTED: &[&str] = &[
     "app-layer-protocol",
     "ip.src",
     "ip.dst",
-    "fragoffset",
-    "tos",
     "icmpv4.hdr",
     "uricontent",
     "replace",
     "geoip",
     "ftpbounce",
-    "id",
     "rpc",
     "flowvar",
     "flowint",
