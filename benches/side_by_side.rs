@@ -10,8 +10,9 @@
 //! `RAVN_BENCH_ONLY=heartbeat|et-open` runs one of them.
 //!
 //! Each run is `/usr/bin/time -f "%e %M" taskset -c $RAVN_BENCH_CPU (default 1) ...`:
-//! ravn (built with the bench profile) `-v replay` with checksum checks off
-//! (`capture.checksum-checks=no`, from `ravn_sets`), Suricata `--runmode single -k none` with
+//! ravn (built with the bench profile) `-v replay` without stream checksum validation
+//! (`stream.checksum-validation=false`, from `ravn_sets`, as `-k none`), Suricata
+//! `--runmode single -k none` with
 //! the alert-only config and the classification/reference configs suricata-alerts uses.
 //! `RAVN_BENCH_RUNS` runs (default 3) per tool and scenario, medians reported.
 //!

@@ -738,7 +738,8 @@ pub enum CaptureSource {
 pub struct CaptureConfig {
     pub source: CaptureSource,
     /// Whether captured packets have their checksums checked, for every source and for
-    /// `ravn replay` (Suricata's per-source `checksum-checks`, and `-k`).
+    /// `ravn replay` (Suricata's per-source `checksum-checks`; its `-k` and ravn replay's
+    /// set `stream.checksum-validation` instead).
     pub checksum_checks: ChecksumChecks,
     pub tzsp: TzspCaptureConfig,
     pub af_packet: AfPacketConfig,
@@ -821,7 +822,8 @@ pub enum ChecksumChecks {
     Auto,
     /// Always check.
     Yes,
-    /// Never check (Suricata's `-k none`).
+    /// Never check: the checksum keywords take every checksum as valid, and the stream
+    /// keeps segments whatever their checksum.
     No,
 }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use log::{info, warn};
 
-use ravn::config::{ChecksumChecks, Config};
+use ravn::config::Config;
 use ravn::replay;
 use ravn::rules;
 
@@ -35,12 +35,11 @@ struct ConfigArgs {
     set: Vec<String>,
 }
 
-/// `ravn replay -k`: Suricata's `-k` values, and `auto`.
+/// `ravn replay -k`: Suricata's `-k` values.
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum ChecksumArg {
     All,
     None,
-    Auto,
 }
 
 #[derive(Subcommand)]
@@ -63,9 +62,9 @@ enum Cmd {
         /// ("[Drop]", "blocked") and exception policies may drop
         #[arg(long)]
         simulate_ips: bool,
-        /// Checksum checks, like Suricata's -k: `all`, `none`, or `auto` (sets
-        /// capture.checksum-checks)
-        #[arg(short = 'k', value_enum, value_name = "all|none|auto")]
+        /// Whether TCP segments with a wrong checksum stay out of the stream, like
+        /// Suricata's -k: `all` or `none` (sets stream.checksum-validation)
+        #[arg(short = 'k', value_enum, value_name = "all|none")]
         checksum_checks: Option<ChecksumArg>,
         #[command(flatten)]
         cfg: ConfigArgs,
@@ -290,11 +289,8 @@ fn run(cli: Cli) -> Result<(), String> {
         } => {
             let mut config = load_config_mode(&cfg, simulate_ips)?;
             if let Some(k) = checksum_checks {
-                config.capture.checksum_checks = match k {
-                    ChecksumArg::All => ChecksumChecks::Yes,
-                    ChecksumArg::None => ChecksumChecks::No,
-                    ChecksumArg::Auto => ChecksumChecks::Auto,
-                };
+                // Suricata's -k sets stream.checksum-validation, nothing else
+                config.stream.checksum_validation = matches!(k, ChecksumArg::All);
             }
             let mut files = if exclusive_rules.is_empty() {
                 config.rule_paths()

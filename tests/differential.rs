@@ -30,10 +30,11 @@
 //!   test time, with `tests/data/bytevars.rules`: byte_extract/byte_math variables as the
 //!   values of offset, depth, distance, within and isdataat, around their limits.
 //! - `checksum`: `tests/data/gen_checksum_pcap.py`'s TCP segments with wrong checksums (an
-//!   evasion attempt, a bad SYN, handshake ACK, FIN, RST, IPv6), with
-//!   `tests/data/checksum.rules`, with checksums checked and not; and its captures from a
-//!   host with checksum offloading (101 and 100 bad segments before the 1,000th packet: just
-//!   over and at the line where `auto` stops checking).
+//!   evasion attempt, a bad SYN, handshake ACK, FIN, RST, IPv6) and UDP, ICMP and IPv4
+//!   headers with right and wrong ones, with `tests/data/checksum.rules` (stream and
+//!   `*-csum` keyword rules), with stream checksum validation (`-k all`) and without; and
+//!   its captures from a host with checksum offloading (101 and 100 bad segments before the
+//!   1,000th packet: just over and at the line where `auto` stops checking).
 //!
 //! Both tools run with plain settings: Suricata as suricata-alerts runs it (alert-only config,
 //! `-k none`, default HOME_NET), ravn with its defaults plus the same classification and
@@ -77,8 +78,8 @@ struct Case {
     /// "true")`: ravn gets `--set stream.key=value`, Suricata a copy of the alert-only
     /// config with the keys in its `stream:` section.
     stream: &'static [(&'static str, &'static str)],
-    /// Both tools check checksums as by default (`capture.checksum-checks = auto`; Suricata
-    /// without `-k none`); otherwise both run with `-k none`.
+    /// Both tools validate TCP checksums as by default (Suricata without `-k none`, ravn
+    /// with `-k all`); otherwise both run with `-k none`.
     checksums: bool,
 }
 
@@ -291,7 +292,7 @@ fn compare(
         )
         .args(
             case.checksums
-                .then_some(["-k", "auto"])
+                .then_some(["-k", "all"])
                 .into_iter()
                 .flatten(),
         )

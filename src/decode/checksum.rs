@@ -1,4 +1,5 @@
-//! The Internet checksum (RFC 1071) and the TCP checksum over the IPv4/IPv6 pseudo header.
+//! The Internet checksum (RFC 1071), the TCP and UDP checksums over the IPv4/IPv6 pseudo
+//! header, and ICMP's (ICMPv6 with the pseudo header) as Suricata compares it.
 //!
 //! The sum reads eight bytes at a time into a 64-bit accumulator (two 32-bit halves per
 //! step, so a 64 KiB segment cannot overflow it) and folds at the end: a TCP checksum over
@@ -53,24 +54,44 @@ fn addr_sum(a: IpAddr) -> u64 {
     }
 }
 
-/// The sum over the pseudo header of a TCP segment of `len` bytes from `src` to `dst` (both
-/// of one family). IPv4 has the protocol and a 16-bit length, IPv6 a 32-bit length and the
-/// next header: as sums of 16-bit words both are 6 + the length.
-fn pseudo_sum(src: IpAddr, dst: IpAddr, len: usize) -> u64 {
+/// The sum over the pseudo header of a `proto` segment of `len` bytes from `src` to `dst`
+/// (both of one family). IPv4 has the protocol and a 16-bit length, IPv6 a 32-bit length
+/// and the next header: as sums of 16-bit words both are proto + the length.
+fn pseudo_sum(proto: u8, src: IpAddr, dst: IpAddr, len: usize) -> u64 {
     let len = len as u64;
-    addr_sum(src) + addr_sum(dst) + 6 + (len >> 16) + (len & 0xffff)
+    addr_sum(src) + addr_sum(dst) + u64::from(proto) + (len >> 16) + (len & 0xffff)
 }
 
-/// True when `segment` (the TCP header with its checksum field, and the payload) checks out
-/// against the pseudo header of `src`, `dst`: the sum over all of it folds to 0xffff
-/// (Suricata's TCPChecksum/TCPV6Checksum).
+/// True when `segment` (a TCP or UDP header with its checksum field, and the payload)
+/// checks out against the pseudo header: the sum over all of it folds to 0xffff (Suricata's
+/// TCPChecksum, UDPV4Checksum and their IPv6 forms with the field as the initial value).
+pub fn transport_ok(proto: u8, src: IpAddr, dst: IpAddr, segment: &[u8]) -> bool {
+    fold(pseudo_sum(proto, src, dst, segment.len()) + sum(segment)) == 0xffff
+}
+
+/// `transport_ok` for TCP.
 pub fn tcp_ok(src: IpAddr, dst: IpAddr, segment: &[u8]) -> bool {
-    fold(pseudo_sum(src, dst, segment.len()) + sum(segment)) == 0xffff
+    transport_ok(6, src, dst, segment)
 }
 
 /// The checksum for `segment`, whose checksum field is zero.
 pub fn tcp(src: IpAddr, dst: IpAddr, segment: &[u8]) -> u16 {
-    !fold(pseudo_sum(src, dst, segment.len()) + sum(segment))
+    !fold(pseudo_sum(6, src, dst, segment.len()) + sum(segment))
+}
+
+/// An ICMP message's checksum field equals the checksum computed over the message without
+/// it (ICMPv6: with the pseudo header of `v6`). This is Suricata's comparison rather than
+/// a sum over everything: a field of 0xffff where 0 is computed does not check out. False
+/// for a message too short to hold the field.
+pub fn icmp_matches(v6: Option<(IpAddr, IpAddr)>, msg: &[u8]) -> bool {
+    let Some(field) = msg.get(2..4) else {
+        return false;
+    };
+    let mut acc = sum(&msg[..2]) + sum(&msg[4..]);
+    if let Some((src, dst)) = v6 {
+        acc += pseudo_sum(58, src, dst, msg.len());
+    }
+    !fold(acc) == u16::from_be_bytes([field[0], field[1]])
 }
 
 #[cfg(test)]

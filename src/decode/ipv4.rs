@@ -72,6 +72,8 @@ pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) -> bool {
         total_len: iplen as u32,
     };
     cx.pkt.ip = Some(hdr);
+    cx.pkt.l3 = data;
+    cx.pkt.checksums_ignored = cx.cfg.checksums_ignored;
     cx.pkt.l4 = Default::default();
     cx.pkt.payload = &[];
     if hdr.is_fragment() {

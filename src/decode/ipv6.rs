@@ -162,6 +162,8 @@ pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) -> bool {
                     cx.event(Counter::Ipv6FragInvalidLength);
                 }
                 cx.pkt.ip = Some(hdr);
+                cx.pkt.l3 = data;
+                cx.pkt.checksums_ignored = cx.cfg.checksums_ignored;
                 let (packet, at) = fragment::locate(cx.pkt.frame, data);
                 let fh_at = at + HEADER_LEN + off;
                 let f = Fragment {
@@ -193,11 +195,15 @@ pub(crate) fn decode<'a>(cx: &mut Ctx<'_, 'a>, data: &'a [u8]) -> bool {
             }
             _ => {
                 cx.pkt.ip = Some(hdr);
+                cx.pkt.l3 = data;
+                cx.pkt.checksums_ignored = cx.cfg.checksums_ignored;
                 ip::decode_upper_v6(cx, nh, rest, off > 0);
                 return true;
             }
         }
     }
     cx.pkt.ip = Some(hdr);
+    cx.pkt.l3 = data;
+    cx.pkt.checksums_ignored = cx.cfg.checksums_ignored;
     true
 }

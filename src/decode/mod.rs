@@ -122,8 +122,11 @@ pub struct DecoderConfig {
     pub defrag: DefragConfig,
     /// Check TCP checksums (`TcpHdr::bad_checksum`). The packet pipeline turns this on and
     /// off as `stream.checksum-validation` and `capture.checksum-checks` say
-    /// (`Decoder::set_tcp_checksums`).
+    /// (`Decoder::set_checksums`).
     pub tcp_checksums: bool,
+    /// The frame's checksums are not checked at all (`Packet::checksums_ignored`, Suricata's
+    /// PKT_IGNORE_CHECKSUM): `capture.checksum-checks` is off for it.
+    pub checksums_ignored: bool,
 }
 
 impl Default for DecoderConfig {
@@ -138,6 +141,7 @@ impl Default for DecoderConfig {
             teredo: UdpTunnel::on_ports(&[TEREDO_DEFAULT_PORT]),
             defrag: DefragConfig::default(),
             tcp_checksums: false,
+            checksums_ignored: true,
         }
     }
 }
@@ -203,9 +207,11 @@ impl Decoder {
         Decoder::default()
     }
 
-    /// Check TCP checksums from the next frame on, or stop checking them.
-    pub fn set_tcp_checksums(&mut self, on: bool) {
-        self.config.tcp_checksums = on;
+    /// From the next frame on: whether checksums are checked at all (`checked`), and TCP
+    /// checksums for the stream engine (`tcp`, only when checked).
+    pub fn set_checksums(&mut self, checked: bool, tcp: bool) {
+        self.config.checksums_ignored = !checked;
+        self.config.tcp_checksums = checked && tcp;
     }
 
     pub fn with_config(config: DecoderConfig) -> Decoder {

@@ -200,6 +200,12 @@ pub struct Packet<'a> {
     /// An end-of-flow pseudo packet, made up to flush a stream (Suricata's
     /// PKT_IS_PSEUDOPKT): header keywords never match it.
     pub pseudo: bool,
+    /// The IP header and what follows it, as decoded (empty without one): what the checksum
+    /// keywords sum.
+    pub l3: &'a [u8],
+    /// Checksums are not checked for this packet (Suricata's PKT_IGNORE_CHECKSUM): every
+    /// checksum keyword takes them as valid.
+    pub checksums_ignored: bool,
 }
 
 impl<'a> Packet<'a> {
@@ -220,6 +226,8 @@ impl<'a> Packet<'a> {
             carries_tunnel: false,
             wants_flow: false,
             pseudo: false,
+            l3: &[],
+            checksums_ignored: false,
         }
     }
 

@@ -1,8 +1,9 @@
 //! Packet-header keywords (ip, tcp and icmp families): one predicate per keyword over the
 //! decoded `Packet`. Parsing lives in `rules::keywords`; this is the matching half.
 
+use crate::decode::checksum;
 use crate::decode::{Packet, L4};
-use crate::rules::ast::{FlagsMode, FragBitsMatch, IpProtoMatch, Match, TcpFlagsMatch};
+use crate::rules::ast::{CsumKind, FlagsMode, FragBitsMatch, IpProtoMatch, Match, TcpFlagsMatch};
 
 /// Evaluate one non-payload keyword. Payload keywords (`content`, `isdataat`) are not
 /// handled here and return true. Header keywords never match an end-of-flow pseudo packet
@@ -67,6 +68,7 @@ pub fn matches(m: &Match, p: &Packet<'_>) -> bool {
             };
             cmp.matches(off)
         }),
+        Match::Csum { kind, valid } => csum(p, *kind).is_some_and(|ok| ok == *valid),
         Match::Window { value, negated } => {
             p.tcp().is_some_and(|t| (t.window == *value) != *negated)
         }
@@ -77,6 +79,56 @@ pub fn matches(m: &Match, p: &Packet<'_>) -> bool {
             .and_then(|t| t.mss)
             .is_some_and(|mss| cmp.matches(mss)),
     }
+}
+
+/// Whether the checksum `kind` checks is right (None: the keyword does not apply to the
+/// packet), as Suricata's detect-csum.c: each keyword applies to its IP version and
+/// protocol (`udpv4-csum` not to a datagram without a checksum); a packet whose checksums
+/// are not checked has them all right.
+fn csum(p: &Packet<'_>, kind: CsumKind) -> Option<bool> {
+    let ip = p.ip?;
+    let v4 = ip.version == 4;
+    let hl = usize::from(ip.hdr_len);
+    let l4 =
+        p.l3.get(hl..(ip.total_len as usize).min(p.l3.len()))
+            .unwrap_or(&[]);
+    let applies = match kind {
+        CsumKind::Ipv4 => v4,
+        CsumKind::Tcpv4 | CsumKind::Tcpv6 => {
+            v4 == (kind == CsumKind::Tcpv4) && ip.proto == 6 && matches!(p.l4, L4::Tcp(_))
+        }
+        CsumKind::Udpv4 => {
+            v4 && ip.proto == 17
+                && matches!(p.l4, L4::Udp(_))
+                && l4.get(6..8).is_some_and(|c| c != [0, 0])
+        }
+        CsumKind::Udpv6 => !v4 && ip.proto == 17 && matches!(p.l4, L4::Udp(_)),
+        CsumKind::Icmpv4 => v4 && ip.proto == 1 && matches!(p.l4, L4::Icmp(_)),
+        CsumKind::Icmpv6 => !v4 && ip.proto == 58 && matches!(p.l4, L4::Icmp(_)),
+    };
+    if !applies {
+        return None;
+    }
+    if p.checksums_ignored {
+        return Some(true);
+    }
+    Some(match kind {
+        CsumKind::Ipv4 => p.l3.get(..hl).is_some_and(|h| checksum::internet(h) == 0),
+        CsumKind::Tcpv4 | CsumKind::Tcpv6 => match p.l4 {
+            // the decoder checked it already when the stream engine wanted it
+            L4::Tcp(t) if t.bad_checksum => false,
+            _ => checksum::transport_ok(6, ip.src, ip.dst, l4),
+        },
+        // UDPV6Checksum: a zero checksum never checks out
+        CsumKind::Udpv4 | CsumKind::Udpv6 => {
+            l4.get(6..8).is_some_and(|c| c != [0, 0])
+                && checksum::transport_ok(17, ip.src, ip.dst, l4)
+        }
+        // ICMPV4CalculateChecksum / ICMPV6CalculateChecksum: computed without the checksum
+        // field, compared with it
+        CsumKind::Icmpv4 => checksum::icmp_matches(None, l4),
+        CsumKind::Icmpv6 => checksum::icmp_matches(Some((ip.src, ip.dst)), l4),
+    })
 }
 
 /// (id, seq) of an ICMP message whose bytes 4..8 carry them, as Suricata's icmp_id/icmp_seq.

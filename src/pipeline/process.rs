@@ -33,9 +33,11 @@ pub struct Processor {
     scratch: Vec<u8>,
     /// The newest packet time seen (end-of-flow pseudo packets carry it).
     last_ts: Timestamp,
-    /// TCP checksums are checked (`stream.checksum-validation`, `capture.checksum-checks`),
-    /// except in offloaded frames.
+    /// Checksums are checked (`capture.checksum-checks`), except in offloaded frames.
     check_checksums: bool,
+    /// The stream engine leaves out TCP segments whose checksum is checked and wrong
+    /// (`stream.checksum-validation`).
+    tcp_validation: bool,
     /// `capture.checksum-checks = auto` still deciding: the frames seen so far.
     checksum_sample: Option<u64>,
 }
@@ -124,7 +126,6 @@ impl Processor {
         flows.set_midstream_policy(cfg.midstream_policy().unwrap_or_default(), cfg.simulate_ips);
         flows.set_async_oneside(cfg.stream.async_oneside);
         let checks = cfg.capture.checksum_checks;
-        let validate = cfg.stream.checksum_validation && checks != ChecksumChecks::No;
         Processor {
             decoder: Decoder::with_config(cfg.decoder_config()),
             flows,
@@ -134,8 +135,9 @@ impl Processor {
             heartbeat: None,
             scratch: vec![0; scratch],
             last_ts: Timestamp::default(),
-            check_checksums: validate,
-            checksum_sample: (validate && checks == ChecksumChecks::Auto).then_some(0),
+            check_checksums: checks != ChecksumChecks::No,
+            tcp_validation: cfg.stream.checksum_validation,
+            checksum_sample: (checks == ChecksumChecks::Auto).then_some(0),
         }
     }
 
@@ -176,8 +178,10 @@ impl Processor {
         mut emit: impl FnMut(Emit<'_, '_>),
     ) -> usize {
         self.sample_checksums();
-        self.decoder
-            .set_tcp_checksums(self.check_checksums && !frame.offloaded);
+        self.decoder.set_checksums(
+            self.check_checksums && !frame.offloaded,
+            self.tcp_validation,
+        );
         let Processor {
             decoder,
             flows,
@@ -188,6 +192,7 @@ impl Processor {
             scratch,
             last_ts,
             check_checksums: _,
+            tcp_validation: _,
             checksum_sample: _,
         } = self;
         if frame.ts > *last_ts {

@@ -240,6 +240,18 @@ pub enum IpProtoMatch {
     Gt(u8),
 }
 
+/// Which checksum a `*-csum` keyword checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsumKind {
+    Ipv4,
+    Tcpv4,
+    Tcpv6,
+    Udpv4,
+    Udpv6,
+    Icmpv4,
+    Icmpv6,
+}
+
 /// A detection option, in rule order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Match {
@@ -275,6 +287,11 @@ pub enum Match {
     /// `fragoffset:[<|>]N` — the IPv4 fragment offset (8-byte units), or an IPv6 fragment
     /// header's (bytes).
     FragOffset(NumCmp<u16>),
+    /// `ipv4-csum`, `tcpv4-csum`, ... `:valid|invalid`.
+    Csum {
+        kind: CsumKind,
+        valid: bool,
+    },
     /// `window:[!]N`
     Window {
         value: u16,

@@ -881,10 +881,10 @@ mod tests {
         );
         // the first problem in rule order decides
         assert_eq!(
-            p("alert tcp any any -> any any (tos:5; flowint:a,=,1; sid:1;)")
+            p("alert tcp any any -> any any (geoip:src,US; flowint:a,=,1; sid:1;)")
                 .unwrap_err()
                 .key,
-            "tos"
+            "geoip"
         );
         assert_eq!(
             p("alert tcp any any -> any any (depth:3; flowint:a,=,1; sid:1;)")

@@ -7,7 +7,8 @@ the stream, and is still inspected as a packet.
 Usage:
   gen_checksum_pcap.py OUT.pcap              sessions with single bad segments (an evasion
                                              attempt, a bad SYN, handshake ACK, FIN, RST,
-                                             IPv6)
+                                             IPv6); then UDP, ICMP and IPv4 headers with
+                                             right and wrong checksums, both IP versions
   gen_checksum_pcap.py --offload N OUT.pcap  1,200 packets of short sessions whose first N
                                              client segments (within the first 999 packets)
                                              carry a wrong checksum, as a capture taken on a
@@ -129,6 +130,32 @@ def plain():
     s.close()
 
 
+def other_checksums():
+    """Datagrams and messages for the checksum keywords: each with a right and a wrong
+    checksum (the IPv4 header's too), and a UDP datagram without one."""
+    from scapy.all import UDP, ICMP, ICMPv6EchoRequest
+
+    def wrong(p, layer, field="chksum"):
+        good = Ether(bytes(Ether() / p))[layer]
+        setattr(p[layer], field, (getattr(good, field) + 0x2222) & 0xFFFF)
+        return p
+
+    v4 = IP(src="10.0.0.1", dst="10.0.0.2")
+    v6 = IPv6(src="2001:db8::1", dst="2001:db8::2")
+    for ip in (v4, v6):
+        add(ip / UDP(sport=5000, dport=5001) / Raw(b"UDP-GOOD"))
+        add(wrong(ip / UDP(sport=5000, dport=5001) / Raw(b"UDP-BAD!"), UDP))
+    add(v4 / ICMP(type=8, id=1, seq=1) / Raw(b"ICMP-GOOD"))
+    add(wrong(v4 / ICMP(type=8, id=1, seq=2) / Raw(b"ICMP-BAD!"), ICMP))
+    add(v6 / ICMPv6EchoRequest(id=1, seq=1, data=b"ICMP6-GOOD"))
+    add(wrong(v6 / ICMPv6EchoRequest(id=1, seq=2, data=b"ICMP6-BAD!"), ICMPv6EchoRequest, "cksum"))
+    # an odd length, and no UDP checksum at all
+    add(v4 / UDP(sport=5000, dport=5002) / Raw(b"ODD"))
+    add(v4 / UDP(sport=5000, dport=5003, chksum=0) / Raw(b"NO-CHECKSUM"))
+    # a wrong IPv4 header checksum (the datagram's own is right)
+    add(wrong(IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=5000, dport=5004) / Raw(b"IPHDR-BAD"), IP))
+
+
 def offload(n_bad):
     port = 43000
     client_segments = 0
@@ -161,6 +188,7 @@ if __name__ == "__main__":
         offload(int(sys.argv[2]))
     elif len(sys.argv) == 2:
         plain()
+        other_checksums()
     else:
         sys.exit(__doc__)
     wrpcap(sys.argv[-1], pkts)

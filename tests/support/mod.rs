@@ -239,14 +239,14 @@ pub fn run_ok(mut cmd: Command, what: &str) {
 }
 
 /// The `--set` arguments every ravn run in these tests gets: fresh (truncated) outputs,
-/// Suricata's reference classification/reference configs, and no checksum checks (the
-/// reference runs of Suricata all have `-k none`).
+/// Suricata's reference classification/reference configs, and no stream checksum
+/// validation (the reference runs of Suricata all have `-k none`, which is that).
 pub fn ravn_sets(shared: &Path) -> Vec<String> {
     vec![
         "--set".into(),
         "outputs.append=false".into(),
         "--set".into(),
-        "capture.checksum-checks=no".into(),
+        "stream.checksum-validation=false".into(),
         "--set".into(),
         format!(
             "rules.classification-file={}",

@@ -5,10 +5,12 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use super::ast::CsumKind;
 use super::parse::{Ctx, Skip};
 
 pub mod bits;
 pub mod byte;
+pub mod csum;
 pub mod flow;
 pub mod icmp;
 pub mod ip;
@@ -272,6 +274,42 @@ pub(crate) static SUPPORTED: &[Supported] = &[
         flags: 0,
         setup: ip::fragoffset,
     },
+    // checksums
+    Supported {
+        name: "ipv4-csum",
+        flags: 0,
+        setup: |c, v| csum::csum(c, v, CsumKind::Ipv4, "ipv4-csum"),
+    },
+    Supported {
+        name: "tcpv4-csum",
+        flags: 0,
+        setup: |c, v| csum::csum(c, v, CsumKind::Tcpv4, "tcpv4-csum"),
+    },
+    Supported {
+        name: "tcpv6-csum",
+        flags: 0,
+        setup: |c, v| csum::csum(c, v, CsumKind::Tcpv6, "tcpv6-csum"),
+    },
+    Supported {
+        name: "udpv4-csum",
+        flags: 0,
+        setup: |c, v| csum::csum(c, v, CsumKind::Udpv4, "udpv4-csum"),
+    },
+    Supported {
+        name: "udpv6-csum",
+        flags: 0,
+        setup: |c, v| csum::csum(c, v, CsumKind::Udpv6, "udpv6-csum"),
+    },
+    Supported {
+        name: "icmpv4-csum",
+        flags: 0,
+        setup: |c, v| csum::csum(c, v, CsumKind::Icmpv4, "icmpv4-csum"),
+    },
+    Supported {
+        name: "icmpv6-csum",
+        flags: 0,
+        setup: |c, v| csum::csum(c, v, CsumKind::Icmpv6, "icmpv6-csum"),
+    },
     // tcp
     Supported {
         name: "tcp.flags",
@@ -358,13 +396,6 @@ pub(crate) const UNSUPPORTED: &[&str] = &[
     "pktvar",
     "noalert",
     "alert",
-    "ipv4-csum",
-    "tcpv4-csum",
-    "tcpv6-csum",
-    "udpv4-csum",
-    "udpv6-csum",
-    "icmpv4-csum",
-    "icmpv6-csum",
     "dataset",
     "datarep",
     "decode-event",
