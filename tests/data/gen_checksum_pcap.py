@@ -71,14 +71,21 @@ class Session:
         self.c2s(flags="A")
 
 
+def bad_then_good(port, bad, good, v6=False):
+    """A session whose client sends `bad` with a wrong checksum, then `good` at the same
+    sequence number; the server acknowledges it."""
+    s = Session(port, v6=v6)
+    s.open()
+    s.c2s(bad, bad=True)
+    s.c2s(good)
+    s.s2c(flags="A")
+    return s
+
+
 def plain():
     # 1. evasion: a bad segment with harmless bytes first, then the real one at the same
     #    sequence number; the stream must hold the real one
-    s = Session(42001)
-    s.open()
-    s.c2s(b"GET /harmless-page", bad=True)
-    s.c2s(b"GET /EVIL-PAYLOAD!")
-    s.s2c(flags="A")
+    s = bad_then_good(42001, b"GET /harmless-page", b"GET /EVIL-PAYLOAD!")
     s.s2c(b"200 OK")
     s.close()
     # 2. a bad SYN, then the SYN again
@@ -107,19 +114,9 @@ def plain():
     s.s2c(b"SERVER-STILL-THERE")
     s.close()
     # 5. a bad segment is still inspected as a packet
-    s = Session(42005)
-    s.open()
-    s.c2s(b"BADSUM-PKT one", bad=True)
-    s.c2s(b"GOODSUM-PKT two")
-    s.s2c(flags="A")
-    s.close()
+    bad_then_good(42005, b"BADSUM-PKT one", b"GOODSUM-PKT two").close()
     # 6. IPv6: a bad data segment, then the real one
-    s = Session(42006, v6=True)
-    s.open()
-    s.c2s(b"V6-harmless", bad=True)
-    s.c2s(b"V6-EVIL-ONE")
-    s.s2c(flags="A")
-    s.close()
+    bad_then_good(42006, b"V6-harmless", b"V6-EVIL-ONE", v6=True).close()
     # 7. a server reply with a bad checksum, retransmitted good
     s = Session(42007)
     s.open()
