@@ -31,18 +31,24 @@ fn hdr(seq: u32, ack: u32, flags: u8) -> TcpHdr {
 
 use crate::decode::packet::tcpflag::{ACK, FIN, RST, SYN};
 
+/// `TcpSession::packet` for a session whose handshake is seen (no pickup); true when the
+/// payload went into the stream.
+fn send(
+    e: &mut StreamEngine,
+    s: &mut TcpSession,
+    dir: crate::flow::Direction,
+    h: TcpHdr,
+    data: &[u8],
+) -> bool {
+    s.packet(e, dir, &h, data, Pickup::default())
+}
+
 /// A session after the handshake: client ISN 99 (data from 100), server ISN 999.
 fn established(e: &mut StreamEngine) -> TcpSession {
     let mut s = TcpSession::default();
-    assert!(!s.packet(e, ToServer, &hdr(99, 0, SYN), b"", Pickup::default()));
-    s.packet(
-        e,
-        ToClient,
-        &hdr(999, 100, SYN | ACK),
-        b"",
-        Pickup::default(),
-    );
-    s.packet(e, ToServer, &hdr(100, 1000, ACK), b"", Pickup::default());
+    assert!(!send(e, &mut s, ToServer, hdr(99, 0, SYN), b""));
+    send(e, &mut s, ToClient, hdr(999, 100, SYN | ACK), b"");
+    send(e, &mut s, ToServer, hdr(100, 1000, ACK), b"");
     assert_eq!(s.state, SsnState::Established);
     s
 }
@@ -59,26 +65,26 @@ fn raw(e: &StreamEngine, s: &TcpSession, dir: crate::flow::Direction, eof: bool)
 }
 
 fn ack_client(e: &mut StreamEngine, s: &mut TcpSession, ack: u32) {
-    s.packet(e, ToClient, &hdr(1000, ack, ACK), b"", Pickup::default());
+    send(e, s, ToClient, hdr(1000, ack, ACK), b"");
 }
 
 #[test]
 fn in_order_data_is_ready_once_acked_past_the_chunk_size() {
     let mut e = engine(1 << 20, 0);
     let mut s = established(&mut e);
-    assert!(s.packet(
+    assert!(send(
         &mut e,
+        &mut s,
         ToServer,
-        &hdr(100, 1000, ACK),
-        b"hello ",
-        Pickup::default()
+        hdr(100, 1000, ACK),
+        b"hello "
     ));
-    assert!(s.packet(
+    assert!(send(
         &mut e,
+        &mut s,
         ToServer,
-        &hdr(106, 1000, ACK),
-        b"world!",
-        Pickup::default()
+        hdr(106, 1000, ACK),
+        b"world!"
     ));
     // not acknowledged: nothing to inspect yet
     assert!(!e.raw_ready(&s, ToServer, false));
@@ -96,13 +102,7 @@ fn in_order_data_is_ready_once_acked_past_the_chunk_size() {
     // the block still holds bytes after the progress; whole blocks behind it are released
     assert_eq!(e.memuse(), pool::BLOCK as u64);
     let big = vec![b'z'; 2 * pool::BLOCK];
-    assert!(s.packet(
-        &mut e,
-        ToServer,
-        &hdr(112, 1000, ACK),
-        &big,
-        Pickup::default()
-    ));
+    assert!(send(&mut e, &mut s, ToServer, hdr(112, 1000, ACK), &big));
     assert_eq!(e.memuse(), 3 * pool::BLOCK as u64);
     ack_client(&mut e, &mut s, 112 + 2 * pool::BLOCK as u32);
     let mut scratch = vec![0u8; 3 * pool::BLOCK];
@@ -116,20 +116,8 @@ fn in_order_data_is_ready_once_acked_past_the_chunk_size() {
 fn out_of_order_segments_are_put_in_place() {
     let mut e = engine(1 << 20, 0);
     let mut s = established(&mut e);
-    s.packet(
-        &mut e,
-        ToServer,
-        &hdr(106, 1000, ACK),
-        b"world!",
-        Pickup::default(),
-    );
-    s.packet(
-        &mut e,
-        ToServer,
-        &hdr(100, 1000, ACK),
-        b"hello ",
-        Pickup::default(),
-    );
+    send(&mut e, &mut s, ToServer, hdr(106, 1000, ACK), b"world!");
+    send(&mut e, &mut s, ToServer, hdr(100, 1000, ACK), b"hello ");
     ack_client(&mut e, &mut s, 112);
     assert_eq!(raw(&e, &s, ToServer, false), b"hello world!");
 }
@@ -138,27 +126,15 @@ fn out_of_order_segments_are_put_in_place() {
 fn overlap_keeps_the_first_data() {
     let mut e = engine(1 << 20, 0);
     let mut s = established(&mut e);
-    s.packet(
-        &mut e,
-        ToServer,
-        &hdr(100, 1000, ACK),
-        b"AAAA",
-        Pickup::default(),
-    );
-    s.packet(
-        &mut e,
-        ToServer,
-        &hdr(108, 1000, ACK),
-        b"CCCC",
-        Pickup::default(),
-    );
+    send(&mut e, &mut s, ToServer, hdr(100, 1000, ACK), b"AAAA");
+    send(&mut e, &mut s, ToServer, hdr(108, 1000, ACK), b"CCCC");
     // covers the hole and both neighbours with different bytes
-    assert!(s.packet(
+    assert!(send(
         &mut e,
+        &mut s,
         ToServer,
-        &hdr(102, 1000, ACK),
-        b"xxBBBBxx",
-        Pickup::default()
+        hdr(102, 1000, ACK),
+        b"xxBBBBxx"
     ));
     ack_client(&mut e, &mut s, 112);
     assert_eq!(raw(&e, &s, ToServer, false), b"AAAABBBBCCCC");
@@ -169,33 +145,27 @@ fn overlap_keeps_the_first_data() {
 fn retransmission_of_inspected_or_acked_data_changes_nothing() {
     let mut e = engine(1 << 20, 0);
     let mut s = established(&mut e);
-    s.packet(
+    send(
         &mut e,
+        &mut s,
         ToServer,
-        &hdr(100, 1000, ACK),
+        hdr(100, 1000, ACK),
         b"0123456789ab",
-        Pickup::default(),
     );
     ack_client(&mut e, &mut s, 112);
     let mut scratch = [0u8; 64];
     let c = e.raw_chunks(&s, ToServer, false, &mut scratch);
     e.commit(&mut s, ToServer, &c);
     // wholly before what the server acknowledged: refused (not added to the stream)
-    assert!(!s.packet(
+    assert!(!send(
         &mut e,
+        &mut s,
         ToServer,
-        &hdr(100, 1000, ACK),
-        b"0123456789",
-        Pickup::default()
+        hdr(100, 1000, ACK),
+        b"0123456789"
     ));
     // straddling: only the new part is kept
-    assert!(s.packet(
-        &mut e,
-        ToServer,
-        &hdr(110, 1000, ACK),
-        b"abcd",
-        Pickup::default()
-    ));
+    assert!(send(&mut e, &mut s, ToServer, hdr(110, 1000, ACK), b"abcd"));
     ack_client(&mut e, &mut s, 114);
     assert_eq!(raw(&e, &s, ToServer, true), b"cd");
 }
@@ -204,21 +174,9 @@ fn retransmission_of_inspected_or_acked_data_changes_nothing() {
 fn acknowledged_gap_is_skipped() {
     let mut e = engine(1 << 20, 0);
     let mut s = established(&mut e);
-    s.packet(
-        &mut e,
-        ToServer,
-        &hdr(100, 1000, ACK),
-        b"aaaa",
-        Pickup::default(),
-    );
+    send(&mut e, &mut s, ToServer, hdr(100, 1000, ACK), b"aaaa");
     // 104..110 lost
-    s.packet(
-        &mut e,
-        ToServer,
-        &hdr(110, 1000, ACK),
-        b"bbbbbb",
-        Pickup::default(),
-    );
+    send(&mut e, &mut s, ToServer, hdr(110, 1000, ACK), b"bbbbbb");
     ack_client(&mut e, &mut s, 116);
     assert!(e.raw_ready(&s, ToServer, false));
     let mut scratch = [0u8; 64];
@@ -239,12 +197,12 @@ fn acknowledged_gap_is_skipped() {
 fn depth_truncates_and_flushes() {
     let mut e = engine(1 << 20, 8);
     let mut s = established(&mut e);
-    assert!(s.packet(
+    assert!(send(
         &mut e,
+        &mut s,
         ToServer,
-        &hdr(100, 1000, ACK),
-        b"0123456789",
-        Pickup::default()
+        hdr(100, 1000, ACK),
+        b"0123456789"
     ));
     assert!(s.client.depth_reached);
     ack_client(&mut e, &mut s, 104);
@@ -253,20 +211,8 @@ fn depth_truncates_and_flushes() {
     assert_eq!(raw(&e, &s, ToServer, false), b"0123");
     assert_eq!(raw(&e, &s, ToServer, true), b"01234567");
     // the next packet counts as added once, then the stream takes nothing more
-    assert!(s.packet(
-        &mut e,
-        ToServer,
-        &hdr(110, 1000, ACK),
-        b"zz",
-        Pickup::default()
-    ));
-    assert!(!s.packet(
-        &mut e,
-        ToServer,
-        &hdr(112, 1000, ACK),
-        b"zz",
-        Pickup::default()
-    ));
+    assert!(send(&mut e, &mut s, ToServer, hdr(110, 1000, ACK), b"zz"));
+    assert!(!send(&mut e, &mut s, ToServer, hdr(112, 1000, ACK), b"zz"));
 }
 
 #[test]
@@ -276,74 +222,32 @@ fn memcap_refuses_segments_and_counts() {
     let mut a = established(&mut e);
     let mut b = established(&mut e);
     let big = vec![b'x'; pool::BLOCK + 10];
-    assert!(a.packet(
-        &mut e,
-        ToServer,
-        &hdr(100, 1000, ACK),
-        &big,
-        Pickup::default()
-    ));
+    assert!(send(&mut e, &mut a, ToServer, hdr(100, 1000, ACK), &big));
     assert_eq!(e.pool.available(), 0);
-    assert!(!b.packet(
-        &mut e,
-        ToServer,
-        &hdr(100, 1000, ACK),
-        b"y",
-        Pickup::default()
-    ));
+    assert!(!send(&mut e, &mut b, ToServer, hdr(100, 1000, ACK), b"y"));
     assert_eq!(e.stats.memcap_drop, 1);
     e.release(&mut a);
     assert_eq!(e.pool.available(), 2);
-    assert!(b.packet(
-        &mut e,
-        ToServer,
-        &hdr(100, 1000, ACK),
-        b"y",
-        Pickup::default()
-    ));
+    assert!(send(&mut e, &mut b, ToServer, hdr(100, 1000, ACK), b"y"));
 }
 
 #[test]
 fn closing_states_flush_and_end_of_flow_takes_everything() {
     let mut e = engine(1 << 20, 0);
     let mut s = established(&mut e);
-    s.packet(
-        &mut e,
-        ToServer,
-        &hdr(100, 1000, ACK),
-        b"abc",
-        Pickup::default(),
-    );
+    send(&mut e, &mut s, ToServer, hdr(100, 1000, ACK), b"abc");
     ack_client(&mut e, &mut s, 103);
     assert!(!e.raw_ready(&s, ToServer, false));
     // the client closes: CLOSE_WAIT is past TIME_WAIT, so no chunk size any more
-    s.packet(
-        &mut e,
-        ToServer,
-        &hdr(103, 1000, ACK | FIN),
-        b"",
-        Pickup::default(),
-    );
+    send(&mut e, &mut s, ToServer, hdr(103, 1000, ACK | FIN), b"");
     assert_eq!(s.state, SsnState::CloseWait);
     assert!(e.raw_ready(&s, ToServer, false));
     assert_eq!(e.needs_flush(&s), [true, true]);
     // server data never acknowledged is seen only at the end of the flow
-    s.packet(
-        &mut e,
-        ToClient,
-        &hdr(1000, 104, ACK),
-        b"reply",
-        Pickup::default(),
-    );
+    send(&mut e, &mut s, ToClient, hdr(1000, 104, ACK), b"reply");
     assert_eq!(raw(&e, &s, ToClient, false), b"");
     assert_eq!(raw(&e, &s, ToClient, true), b"reply");
-    s.packet(
-        &mut e,
-        ToServer,
-        &hdr(104, 1000, RST),
-        b"",
-        Pickup::default(),
-    );
+    send(&mut e, &mut s, ToServer, hdr(104, 1000, RST), b"");
     assert_eq!(s.state, SsnState::Closed);
     assert_eq!(e.needs_flush(&s), [true, true]);
 }
@@ -353,29 +257,23 @@ fn too_many_holes_drop_the_segment() {
     let mut e = engine(1 << 20, 0);
     let mut s = established(&mut e);
     for i in 0..buffer::MAX_RANGES as u32 {
-        assert!(s.packet(
+        assert!(send(
             &mut e,
+            &mut s,
             ToServer,
-            &hdr(100 + i * 10, 1000, ACK),
-            b"x",
-            Pickup::default()
+            hdr(100 + i * 10, 1000, ACK),
+            b"x"
         ));
     }
-    assert!(!s.packet(
-        &mut e,
-        ToServer,
-        &hdr(500, 1000, ACK),
-        b"x",
-        Pickup::default()
-    ));
+    assert!(!send(&mut e, &mut s, ToServer, hdr(500, 1000, ACK), b"x"));
     assert_eq!(e.stats.ranges_drop, 1);
     // filling a hole still works
-    assert!(s.packet(
+    assert!(send(
         &mut e,
+        &mut s,
         ToServer,
-        &hdr(101, 1000, ACK),
-        b"123456789",
-        Pickup::default()
+        hdr(101, 1000, ACK),
+        b"123456789"
     ));
 }
 
@@ -456,10 +354,10 @@ fn fast_open_data_is_in_the_stream_and_flushed_at_the_end() {
     let mut s = TcpSession::default();
     let mut syn = hdr(99, 0, SYN);
     // without the option the SYN's data stays out of the stream
-    assert!(!s.packet(&mut e, ToServer, &syn, b"GET /", Pickup::default()));
+    assert!(!send(&mut e, &mut s, ToServer, syn, b"GET /"));
     let mut s = TcpSession::default();
     syn.tfo = true;
-    assert!(s.packet(&mut e, ToServer, &syn, b"GET /", Pickup::default()));
+    assert!(send(&mut e, &mut s, ToServer, syn, b"GET /"));
     assert!(!e.raw_ready(&s, ToServer, false));
     assert_eq!(e.needs_flush(&s), [true, false]);
     assert!(e.raw_ready(&s, ToServer, true));
@@ -532,13 +430,13 @@ fn a_syn_then_the_clients_ack_alone_is_one_sided() {
     assert_eq!(raw(&e, &s, ToServer, false), b"0123456789abcdefghij");
     // without async-oneside the same ACK is ignored
     let mut s = TcpSession::default();
-    s.packet(&mut e, ToServer, &hdr(99, 0, SYN), b"", Pickup::default());
-    assert!(!s.packet(
+    send(&mut e, &mut s, ToServer, hdr(99, 0, SYN), b"");
+    assert!(!send(
         &mut e,
+        &mut s,
         ToServer,
-        &hdr(100, 1000, ACK),
-        b"0123456789",
-        Pickup::default()
+        hdr(100, 1000, ACK),
+        b"0123456789"
     ));
     assert_eq!(s.state, SsnState::SynSent);
 }
