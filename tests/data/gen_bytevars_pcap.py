@@ -6,20 +6,12 @@ the SMB-shaped rule in its stream.
 
 Usage: gen_bytevars_pcap.py OUT.pcap   (needs scapy)"""
 import sys
-from scapy.all import IP, TCP, UDP, Ether, Raw, wrpcap
+from scapy.all import IP, TCP, UDP, Raw
 
-pkts = []
-clock = [1700000000.0]
-MAC = dict(src="00:00:00:00:00:01", dst="00:00:00:00:00:02")
+from capture import add, write
+
 A, B = "10.0.0.1", "10.0.0.2"
 port = [20000]
-
-
-def add(p, gap=0.01):
-    p = Ether(**MAC) / p
-    clock[0] += gap
-    p.time = clock[0]
-    pkts.append(p)
 
 
 def udp(payload):
@@ -73,4 +65,4 @@ for n, (v, gap) in enumerate([(4, 3), (4, 4), (2, 3), (8, 0)]):
     add(IP(src=B, dst=A) / TCP(sport=445, dport=sp, flags="FA", seq=seq_s + 1, ack=s + 1))
     add(IP(src=A, dst=B) / TCP(sport=sp, dport=445, flags="A", seq=s + 1, ack=seq_s + 2))
 
-wrpcap(sys.argv[1], pkts)
+write(sys.argv[1])

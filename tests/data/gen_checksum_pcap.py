@@ -17,20 +17,21 @@ Usage:
                                              are bad and `auto` stops checking at the 1,000th
 (needs scapy)"""
 import sys
-from scapy.all import IP, IPv6, TCP, Ether, Raw, wrpcap
+from scapy.all import IP, IPv6, TCP, Ether, Raw
 
-pkts = []
-clock = [1700000000.0]
+from capture import add, pkts, write
 
 
-def add(p, bad=False):
-    p = Ether(src="00:00:00:00:00:01", dst="00:00:00:00:00:02") / p
-    if bad:
-        good = Ether(bytes(p))[TCP].chksum
-        p[TCP].chksum = (good + 0x1111) & 0xFFFF
-    clock[0] += 0.01
-    p.time = clock[0]
-    pkts.append(p)
+def wrong(p, layer, field="chksum", by=0x2222):
+    """`p` with the checksum `field` of `layer` off by `by`."""
+    good = Ether(bytes(Ether() / p))[layer]
+    setattr(p[layer], field, (getattr(good, field) + by) & 0xFFFF)
+    return p
+
+
+def add_tcp(p, bad):
+    """A TCP segment, its checksum wrong when `bad`."""
+    add(wrong(p, TCP, by=0x1111) if bad else p)
 
 
 class Session:
@@ -49,14 +50,14 @@ class Session:
         p = self.ip(src=self.c, dst=self.s) / TCP(
             sport=self.cport, dport=self.sport, flags=flags, seq=seq,
             ack=self.sseq if "A" in flags else 0)
-        add(p / Raw(data) if data else p, bad)
+        add_tcp(p / Raw(data) if data else p, bad)
         if not bad or sent:
             self.cseq = max(self.cseq, seq + len(data) + ("F" in flags) + ("S" in flags))
 
     def s2c(self, data=b"", flags="PA", bad=False):
         p = self.ip(src=self.s, dst=self.c) / TCP(
             sport=self.sport, dport=self.cport, flags=flags, seq=self.sseq, ack=self.cseq)
-        add(p / Raw(data) if data else p, bad)
+        add_tcp(p / Raw(data) if data else p, bad)
         if not bad:
             self.sseq += len(data) + ("F" in flags) + ("S" in flags)
 
@@ -132,11 +133,6 @@ def other_checksums():
     checksum (the IPv4 header's too), and a UDP datagram without one."""
     from scapy.all import UDP, ICMP, ICMPv6EchoRequest
 
-    def wrong(p, layer, field="chksum"):
-        good = Ether(bytes(Ether() / p))[layer]
-        setattr(p[layer], field, (getattr(good, field) + 0x2222) & 0xFFFF)
-        return p
-
     v4 = IP(src="10.0.0.1", dst="10.0.0.2")
     v6 = IPv6(src="2001:db8::1", dst="2001:db8::2")
     for ip in (v4, v6):
@@ -188,4 +184,4 @@ if __name__ == "__main__":
         other_checksums()
     else:
         sys.exit(__doc__)
-    wrpcap(sys.argv[-1], pkts)
+    write(sys.argv[-1])

@@ -10,23 +10,10 @@ fragmented GRE packet whose reassembly carries a tunnel.
 Usage: gen_frag_pcap.py OUT.pcap   (needs scapy)"""
 import struct
 import sys
-from scapy.all import (GRE, ICMP, IP, TCP, UDP, Dot1Q, Ether, ICMPv6EchoRequest, IPv6,
-                       IPv6ExtHdrFragment, IPv6ExtHdrHopByHop, IPv6ExtHdrDestOpt, Raw,
-                       wrpcap)
+from scapy.all import (GRE, ICMP, IP, TCP, UDP, ICMPv6EchoRequest, IPv6, IPv6ExtHdrFragment,
+                       IPv6ExtHdrHopByHop, Raw)
 
-pkts = []
-clock = [1700000000.0]
-MAC = dict(src="00:00:00:00:00:01", dst="00:00:00:00:00:02")
-
-
-def add(p, gap=0.01, vlan=None):
-    e = Ether(**MAC)
-    if vlan is not None:
-        e = e / Dot1Q(vlan=vlan)
-    p = e / p
-    clock[0] += gap
-    p.time = clock[0]
-    pkts.append(p)
+from capture import add, write
 
 
 def frag4(src, dst, proto, ident, payload, pieces, order=None, ttl=64, gap=0.01, vlan=None):
@@ -176,4 +163,4 @@ hdr1 = struct.pack("!HHHH", 40050, 6000, 8 + 24, 0)
 raw4(A, B, 17, 113, 0, hdr1 + b"x" * 8, True)
 raw4(B, A, 17, 113, 16, b"BOTHWAYS" * 2, False)
 
-wrpcap(sys.argv[1], pkts)
+write(sys.argv[1])

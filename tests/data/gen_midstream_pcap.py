@@ -8,17 +8,9 @@ behind what a one-sided stream already took, and a session that later shows its 
 
 Usage: gen_midstream_pcap.py OUT.pcap   (needs scapy)"""
 import sys
-from scapy.all import IP, TCP, Ether, Raw, wrpcap
+from scapy.all import IP, TCP, Raw
 
-pkts = []
-clock = [1700000000.0]
-
-
-def add(p):
-    p = Ether(src="00:00:00:00:00:01", dst="00:00:00:00:00:02") / p
-    clock[0] += 0.01
-    p.time = clock[0]
-    pkts.append(p)
+from capture import add, write
 
 
 class Session:
@@ -129,4 +121,4 @@ s.s2c(b"reply SPLIT")
 s.s2c(b"SERVER done")
 s.c2s(flags="A")
 
-wrpcap(sys.argv[1], pkts)
+write(sys.argv[1])

@@ -8,17 +8,9 @@ triggers raw inspection, an IPv6 session, and packets without a handshake (no st
 
 Usage: gen_stream_pcap.py OUT.pcap   (needs scapy)"""
 import sys
-from scapy.all import IP, IPv6, TCP, Ether, Raw, wrpcap
+from scapy.all import IP, IPv6, TCP, Raw
 
-pkts = []
-clock = [1700000000.0]
-
-
-def add(p):
-    p = Ether(src="00:00:00:00:00:01", dst="00:00:00:00:00:02") / p
-    clock[0] += 0.01
-    p.time = clock[0]
-    pkts.append(p)
+from capture import add, write
 
 
 class Session:
@@ -119,4 +111,4 @@ s = Session(40006, handshake=False)
 s.c2s(b"EVIL")
 s.c2s(b"PATTERN")
 
-wrpcap(sys.argv[1], pkts)
+write(sys.argv[1])
