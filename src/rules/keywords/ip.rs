@@ -16,24 +16,12 @@ pub(crate) fn ttl(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> {
     Ok(())
 }
 
-/// `v` without the whitespace around it (PCRE's `\s`).
-fn trim_ws(v: &[u8]) -> &[u8] {
-    let s = v.iter().take_while(|c| c.is_ascii_whitespace()).count();
-    let e = v.len()
-        - v[s..]
-            .iter()
-            .rev()
-            .take_while(|c| c.is_ascii_whitespace())
-            .count();
-    &v[s..e]
-}
-
 /// `id`: Suricata's regex `^\s*([0-9]{1,5}|"[0-9]{1,5}")\s*$`, a 16-bit value. (Its
 /// quoted form never gets here: the option parsing refuses quotes on `id`, as Suricata's.)
 pub(crate) fn id(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> {
     let v = need(v, "id")?;
     let bad = || Skip::kw("id", format!("invalid id option '{}'", show(v)));
-    let digits = trim_ws(v);
+    let digits = v.trim_ascii();
     if digits.is_empty() || digits.len() > 5 || !digits.iter().all(u8::is_ascii_digit) {
         return Err(bad());
     }
@@ -57,7 +45,7 @@ pub(crate) fn tos(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> {
             ),
         )
     };
-    let value = match trim_ws(v) {
+    let value = match v.trim_ascii() {
         [b'x' | b'X', hex @ ..]
             if (1..=2).contains(&hex.len()) && hex.iter().all(u8::is_ascii_hexdigit) =>
         {
@@ -82,7 +70,7 @@ pub(crate) fn tos(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> {
 pub(crate) fn fragoffset(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip> {
     let v = need(v, "fragoffset")?;
     let bad = || Skip::kw("fragoffset", format!("invalid value '{}'", show(v)));
-    let mut rest = &v[v.iter().take_while(|c| c.is_ascii_whitespace()).count()..];
+    let mut rest = v.trim_ascii_start();
     let mode = match rest.first() {
         Some(b'<') => Some(b'<'),
         Some(b'>') => Some(b'>'),
@@ -91,7 +79,7 @@ pub(crate) fn fragoffset(ctx: &mut Ctx<'_>, v: Option<&[u8]>) -> Result<(), Skip
     if mode.is_some() {
         rest = &rest[1..];
     }
-    rest = &rest[rest.iter().take_while(|c| c.is_ascii_whitespace()).count()..];
+    rest = rest.trim_ascii_start();
     let n = rest.iter().take_while(|c| c.is_ascii_digit()).count();
     if n == 0 {
         return Err(bad());
