@@ -1096,8 +1096,14 @@ fn tcp_track(f: &mut Flow, dir: Direction, t: &crate::decode::TcpHdr, len: u32, 
         }
         TcpState::Closing | TcpState::Closed => {}
     }
+    // a RST the receiver would discard moves nothing (Suricata's StreamTcpValidateRst)
+    let mut rst_discarded = false;
     if rst && f.tcp != TcpState::None {
-        f.tcp = TcpState::Closed;
+        if rst_closes(f, before, dir, t.seq, pickup) {
+            f.tcp = TcpState::Closed;
+        } else {
+            rst_discarded = true;
+        }
     }
     if fin && f.tcp >= TcpState::Established {
         f.fins |= match dir {
@@ -1108,12 +1114,31 @@ fn tcp_track(f: &mut Flow, dir: Direction, t: &crate::decode::TcpHdr, len: u32, 
     // a packet the handshake did not take moves no sequence number (Suricata drops it
     // from the session)
     let refused = matches!(before, TcpState::SynSent | TcpState::SynRecv) && f.tcp == before;
-    if f.tcp != TcpState::None && !refused {
+    if f.tcp != TcpState::None && !refused && !rst_discarded {
         let side = match dir {
             Direction::ToServer => &mut f.tcp_client,
             Direction::ToClient => &mut f.tcp_server,
         };
         side.update(t.seq, len, syn || fin);
+    }
+}
+
+/// Whether a RST going `dir` at `seq` ends a session in state `before`, as in
+/// `TcpSession::packet` (Suricata's StreamTcpValidateRst, default OS policy): at the
+/// sender's next sequence number; in SYN_SENT only from the server. The session counts as
+/// one-sided, with `stream.async-oneside`, until both directions were seen.
+fn rst_closes(f: &Flow, before: TcpState, dir: Direction, seq: u32, pickup: Pickup) -> bool {
+    let sender = match dir {
+        Direction::ToServer => &f.tcp_client,
+        Direction::ToClient => &f.tcp_server,
+    };
+    // a side that sent nothing yet is at 0, as Suricata's zeroed stream
+    let next_seq = if sender.isn_set { sender.next_seq } else { 0 };
+    let one_sided = pickup.async_oneside && !(f.seen_toserver && f.seen_toclient);
+    match before {
+        TcpState::None | TcpState::Closed => false,
+        TcpState::SynSent if dir == Direction::ToServer => false,
+        _ => crate::stream::session::rst_acceptable(next_seq, seq, one_sided),
     }
 }
 
@@ -1398,6 +1423,37 @@ mod tests {
         assert_eq!((t.get(r).tcp, r.established), (TcpState::Established, true));
         assert_eq!(t.get(r).pkts_toclient, 2);
         assert_eq!(t.stats.invalid_checksum, 3);
+    }
+
+    /// The flow's TCP state follows the stream engine's RST check: a RST closes the flow
+    /// only at its sender's next sequence number (in SYN_SENT, only the server's).
+    #[test]
+    fn only_a_rst_at_the_senders_next_sequence_number_closes_the_flow() {
+        use crate::decode::packet::tcpflag::*;
+        let mut dec = Decoder::new();
+        let mut t = FlowTable::new(16, Timeouts::default());
+        // SYN_SENT: the client's own RST, and the server's at a number it never reached
+        t.update(seg(&mut dec, true, SYN, 1, 0).root()).unwrap();
+        t.update(seg(&mut dec, true, RST, 2, 0).root()).unwrap();
+        let r = t.update(seg(&mut dec, false, RST, 77, 0).root()).unwrap();
+        assert_eq!(t.get(r).tcp, TcpState::SynSent);
+        t.update(seg(&mut dec, false, SYN | ACK, 100, 2).root())
+            .unwrap();
+        t.update(seg(&mut dec, true, ACK, 2, 101).root()).unwrap();
+        // established: wrong RSTs both ways leave it established, and established packets
+        for (up, seq) in [(true, 3), (true, 1), (false, 100), (false, 102)] {
+            let r = t.update(seg(&mut dec, up, RST, seq, 0).root()).unwrap();
+            assert_eq!((t.get(r).tcp, r.established), (TcpState::Established, true));
+        }
+        let r = t.update(seg(&mut dec, false, RST, 101, 0).root()).unwrap();
+        assert_eq!(t.get(r).tcp, TcpState::Closed);
+        // SYN_SENT: the server refusing at sequence number 0
+        let mut t = FlowTable::new(16, Timeouts::default());
+        t.update(seg(&mut dec, true, SYN, 1, 0).root()).unwrap();
+        let r = t
+            .update(seg(&mut dec, false, RST | ACK, 0, 2).root())
+            .unwrap();
+        assert_eq!(t.get(r).tcp, TcpState::Closed);
     }
 
     #[test]

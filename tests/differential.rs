@@ -13,8 +13,9 @@
 //!   `rules/heartbeat.rules`, reduced the same way; capture directories without `test.yaml`
 //!   run with the heartbeat rule alone.
 //! - `stream`: `tests/data/gen_stream_pcap.py`'s TCP sessions (split content, the chunk
-//!   size, overlaps, gaps, data never acknowledged, HTTP, IPv6), generated at test time,
-//!   with `tests/data/stream.rules`: raw stream reassembly and stream inspection.
+//!   size, overlaps, gaps, data never acknowledged, HTTP, IPv6, RSTs at and off the
+//!   sender's next sequence number in each session state), generated at test time, with
+//!   `tests/data/stream.rules`: raw stream reassembly, stream inspection, RST validation.
 //! - `rule-traffic`: `tests/data/gen_rule_traffic.py`'s sessions carrying the contents of
 //!   each rule of the gen_traffic rule set (whole, and cut in two segments), generated at
 //!   test time from that rule file: thousands of ET Open and community rules that match;

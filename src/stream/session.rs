@@ -6,7 +6,10 @@
 //! One-sided (async) sessions follow Suricata's `stream.async-oneside`: data is taken as
 //! acknowledged once it is seen, since the side that would acknowledge it is not there.
 //!
-//! Not modelled: window and timestamp validation, SACK, 4-way handshakes, RST validation.
+//! A RST ends the session only at the sender's next sequence number (`rst_acceptable`).
+//!
+//! Not modelled: window and timestamp validation (so neither a RST's acknowledgement number
+//! nor PAWS), SACK, 4-way handshakes, host OS policies other than Suricata's default (BSD).
 
 use super::buffer::{Insert, StreamBuf};
 use super::pool::BlockPool;
@@ -40,6 +43,20 @@ pub enum App {
     Unknown,
     Http,
     Other,
+}
+
+/// Suricata's StreamTcpValidateRst under its default host OS policy (BSD): a RST is taken
+/// only at the sender's next sequence number exactly (`next_seq`: what the sender's side
+/// has reached, 0 while it has sent nothing); in a one-sided session, where what the sender
+/// sent may not all have been seen, at or past it. A RST anywhere else (a blind injection,
+/// or one the receiver would discard as out of window) leaves the session as it was, and
+/// the packet is still inspected.
+pub fn rst_acceptable(next_seq: u32, seq: u32, one_sided: bool) -> bool {
+    if one_sided {
+        (seq.wrapping_sub(next_seq) as i32) >= 0
+    } else {
+        seq == next_seq
+    }
 }
 
 /// Which sessions the engine takes up without having seen their start: Suricata's
@@ -172,6 +189,14 @@ impl TcpSession {
                     self.server.reset(&mut eng.pool, t.ack.wrapping_sub(1));
                     self.client.last_ack = t.seq;
                     return self.insert_only(eng, dir, t.seq, payload);
+                } else if rst
+                    && dir == Direction::ToClient
+                    && rst_acceptable(self.server.next_seq, t.seq, self.one_sided)
+                {
+                    // the server refuses the connection (Suricata's StreamTcpPacketStateSynSent;
+                    // a RST from the client there never closes: it would need its ISN and
+                    // next_seq at once)
+                    self.state = SsnState::Closed;
                 }
                 return false;
             }
@@ -204,7 +229,7 @@ impl TcpSession {
                     self.state = SsnState::Established;
                     return self.insert_only(eng, dir, t.seq, payload);
                 } else {
-                    if rst {
+                    if rst && self.rst_acceptable(dir, t.seq) {
                         self.state = SsnState::Closed;
                     }
                     return false;
@@ -214,7 +239,9 @@ impl TcpSession {
             _ => {}
         }
         if rst {
-            self.state = SsnState::Closed;
+            if self.rst_acceptable(dir, t.seq) {
+                self.state = SsnState::Closed;
+            }
             return false;
         }
         let end = t.seq.wrapping_add(len);
@@ -253,6 +280,11 @@ impl TcpSession {
 }
 
 impl TcpSession {
+    /// Whether a RST going `dir` at `seq` ends the session (see `rst_acceptable`).
+    fn rst_acceptable(&self, dir: Direction, seq: u32) -> bool {
+        rst_acceptable(self.stream(dir).next_seq, seq, self.one_sided)
+    }
+
     /// Offer a packet's payload to its direction's stream, nothing else (the handshake
     /// branches that take data without moving sequence tracking).
     fn insert_only(

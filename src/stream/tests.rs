@@ -428,6 +428,13 @@ fn a_syn_then_the_clients_ack_alone_is_one_sided() {
     assert!(s.packet(&mut e, ToServer, &hdr(110, 1000, ACK), b"abcdefghij", ASYNC));
     assert!(e.raw_ready(&s, ToServer, false));
     assert_eq!(raw(&e, &s, ToServer, false), b"0123456789abcdefghij");
+    // one-sided, a RST is taken at or past the next sequence number (120), not before
+    let mut before = s;
+    before.packet(&mut e, ToServer, &hdr(119, 0, RST), b"", ASYNC);
+    assert_eq!(before.state, SsnState::Established);
+    let mut past = s;
+    past.packet(&mut e, ToServer, &hdr(500, 0, RST), b"", ASYNC);
+    assert_eq!(past.state, SsnState::Closed);
     // without async-oneside the same ACK is ignored
     let mut s = TcpSession::default();
     send(&mut e, &mut s, ToServer, hdr(99, 0, SYN), b"");
@@ -439,4 +446,63 @@ fn a_syn_then_the_clients_ack_alone_is_one_sided() {
         b"0123456789"
     ));
     assert_eq!(s.state, SsnState::SynSent);
+}
+
+#[test]
+fn a_rst_ends_the_session_only_at_the_senders_next_sequence_number() {
+    let mut e = engine(1 << 20, 0);
+    let mut s = established(&mut e);
+    send(&mut e, &mut s, ToServer, hdr(100, 1000, ACK), b"hello ");
+    // blind RSTs: before, past, and one off the sender's next_seq (106 and 1000)
+    for (dir, seq) in [
+        (ToServer, 105),
+        (ToServer, 107),
+        (ToServer, 5000),
+        (ToClient, 999),
+        (ToClient, 1001),
+    ] {
+        assert!(!send(&mut e, &mut s, dir, hdr(seq, 0, RST), b""));
+        assert_eq!(s.state, SsnState::Established, "{dir:?} {seq}");
+    }
+    // the stream goes on after them
+    assert!(send(
+        &mut e,
+        &mut s,
+        ToServer,
+        hdr(106, 1000, ACK),
+        b"world"
+    ));
+    // the server's RST at its next_seq ends it
+    send(&mut e, &mut s, ToClient, hdr(1000, 0, RST), b"");
+    assert_eq!(s.state, SsnState::Closed);
+}
+
+#[test]
+fn handshake_rsts_are_checked_as_suricata_checks_them() {
+    let mut e = engine(1 << 20, 0);
+    // SYN_RECV: a wrong RST leaves the handshake to complete; a right one ends it
+    let mut s = TcpSession::default();
+    send(&mut e, &mut s, ToServer, hdr(99, 0, SYN), b"");
+    send(&mut e, &mut s, ToClient, hdr(999, 100, SYN | ACK), b"");
+    send(&mut e, &mut s, ToServer, hdr(7777, 0, RST), b"");
+    assert_eq!(s.state, SsnState::SynRecv);
+    let mut right = s;
+    send(&mut e, &mut right, ToClient, hdr(1000, 0, RST), b"");
+    assert_eq!(right.state, SsnState::Closed);
+    send(&mut e, &mut s, ToServer, hdr(100, 1000, ACK), b"");
+    assert_eq!(s.state, SsnState::Established);
+    // SYN_SENT: the server, which sent nothing yet, refuses at sequence number 0; any other
+    // RST, and any RST from the client, is left out
+    let mut s = TcpSession::default();
+    send(&mut e, &mut s, ToServer, hdr(99, 0, SYN), b"");
+    for (dir, seq, flags) in [
+        (ToClient, 1234, RST),
+        (ToServer, 99, RST | ACK),
+        (ToServer, 100, RST),
+    ] {
+        send(&mut e, &mut s, dir, hdr(seq, 100, flags), b"");
+        assert_eq!(s.state, SsnState::SynSent, "{dir:?} {seq}");
+    }
+    send(&mut e, &mut s, ToClient, hdr(0, 100, RST | ACK), b"");
+    assert_eq!(s.state, SsnState::Closed);
 }
