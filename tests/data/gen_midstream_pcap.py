@@ -8,32 +8,14 @@ behind what a one-sided stream already took, and a session that later shows its 
 
 Usage: gen_midstream_pcap.py OUT.pcap   (needs scapy)"""
 import sys
-from scapy.all import IP, TCP, Raw
 
+import capture
 from capture import add, write
 
 
-class Session:
-    """Client 10.0.0.1:cport, server 10.0.0.2:sport; sequence numbers follow the data."""
-
-    def __init__(self, cport, sport=143):
-        self.cport, self.sport = cport, sport
-        self.c, self.s = "10.0.0.1", "10.0.0.2"
-        self.cseq, self.sseq = 1001, 5001
-
-    def c2s(self, data=b"", flags="PA", seq=None, ack=None):
-        seq = self.cseq if seq is None else seq
-        p = IP(src=self.c, dst=self.s) / TCP(sport=self.cport, dport=self.sport, flags=flags,
-                                             seq=seq, ack=self.sseq if ack is None else ack)
-        add(p / Raw(data) if data else p)
-        self.cseq = max(self.cseq, seq + len(data) + ("F" in flags) + ("S" in flags))
-
-    def s2c(self, data=b"", flags="PA", seq=None, ack=None):
-        seq = self.sseq if seq is None else seq
-        p = IP(src=self.s, dst=self.c) / TCP(sport=self.sport, dport=self.cport, flags=flags,
-                                             seq=seq, ack=self.cseq if ack is None else ack)
-        add(p / Raw(data) if data else p)
-        self.sseq = max(self.sseq, seq + len(data) + ("F" in flags) + ("S" in flags))
+def Session(cport, sport=143):
+    """A session whose handshake is not in the capture (`capture.Session` without it)."""
+    return capture.Session(cport, sport, handshake=False)
 
 
 def big(marker, size=3000, at=1500):

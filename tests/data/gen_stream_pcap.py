@@ -11,40 +11,9 @@ ACK, or the acknowledgement already seen, so their acknowledgement number is val
 
 Usage: gen_stream_pcap.py OUT.pcap   (needs scapy)"""
 import sys
-from scapy.all import IP, IPv6, TCP, Raw
+from scapy.all import IP, TCP
 
-from capture import add, write
-
-
-class Session:
-    def __init__(self, cport, sport=9999, v6=False, handshake=True):
-        self.cport, self.sport = cport, sport
-        self.c, self.s = ("2001:db8::1", "2001:db8::2") if v6 else ("10.0.0.1", "10.0.0.2")
-        self.ip = IPv6 if v6 else IP
-        self.cseq, self.sseq = 1001, 5001
-        if handshake:
-            add(self.ip(src=self.c, dst=self.s) / TCP(sport=cport, dport=sport, flags="S", seq=1000))
-            add(self.ip(src=self.s, dst=self.c) / TCP(sport=sport, dport=cport, flags="SA", seq=5000, ack=1001))
-            self.c2s(b"", "A")
-
-    def c2s(self, data=b"", flags="PA", seq=None, ack=None):
-        seq = self.cseq if seq is None else seq
-        p = self.ip(src=self.c, dst=self.s) / TCP(sport=self.cport, dport=self.sport, flags=flags,
-                                                  seq=seq, ack=self.sseq if ack is None else ack)
-        add(p / Raw(data) if data else p)
-        self.cseq = max(self.cseq, seq + len(data) + ("F" in flags))
-
-    def s2c(self, data=b"", flags="PA", seq=None, ack=None):
-        seq = self.sseq if seq is None else seq
-        p = self.ip(src=self.s, dst=self.c) / TCP(sport=self.sport, dport=self.cport, flags=flags,
-                                                  seq=seq, ack=self.cseq if ack is None else ack)
-        add(p / Raw(data) if data else p)
-        self.sseq = max(self.sseq, seq + len(data) + ("F" in flags))
-
-    def close(self):
-        self.c2s(flags="FA")
-        self.s2c(flags="FA")
-        self.c2s(flags="A")
+from capture import Session, add, write
 
 
 # content split across segments; the client closes
