@@ -100,6 +100,11 @@ pub struct Signature {
     /// The prefilter pattern: the explicit `fast_pattern` (chopped), else the longest
     /// positive content. Always a necessary condition of the signature.
     fast_pattern: Option<(Vec<u8>, bool)>,
+    /// In the packet payload the fast pattern ends at or before this offset (`fp_window`,
+    /// `dsize_max`); None when it can be anywhere.
+    fp_end: Option<u32>,
+    /// The one offset the fast pattern can be at in the packet payload, if it has one.
+    fp_at: Option<u32>,
     /// Restricted to one flow direction (`flow:to_server` / `to_client`).
     dir_class: DirClass,
     flow_kw: Option<ast::FlowMatch>,
@@ -282,7 +287,23 @@ impl Signature {
                 .iter()
                 .any(|m| matches!(m, Match::Dsize(c) if dsize_needs_payload(c)));
         let (req_stream, req_packet) = stream_flags(&rule, &payload, &header, flow_kw);
-        let fast_pattern = choose_fast_pattern(&rule.matches);
+        let fp_content = fast_pattern_content(&rule.matches);
+        let fast_pattern = fp_content.map(fast_pattern_bytes);
+        // a payload match of the fast pattern lies in its content's offset/depth window
+        // and within the longest payload dsize admits
+        let dsize_end = header.iter().find_map(|m| match m {
+            Match::Dsize(c) => dsize_max(c),
+            _ => None,
+        });
+        let fp_window = fp_content.and_then(fp_window);
+        let fp_end = match (fp_window.map(|w| w.1), dsize_end) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let fp_at = fp_window.and_then(|(start, end)| {
+            let len = fast_pattern.as_ref().map_or(0, |f| f.0.len() as u32);
+            (end.checked_sub(start) == Some(len)).then_some(start)
+        });
         let class = rule.meta.classtype.as_deref().and_then(|c| classes.get(c));
         let priority = rule
             .meta
@@ -322,6 +343,8 @@ impl Signature {
             req_stream,
             req_packet,
             fast_pattern,
+            fp_end,
+            fp_at,
             dir_class,
             flow_kw,
             bit_conds,
@@ -619,30 +642,72 @@ fn dsize_needs_payload(c: &ast::NumCmp<u16>) -> bool {
     }
 }
 
-/// Suricata's fast pattern choice, reduced to what matters for correctness: an explicit
-/// `fast_pattern` wins (with its chop), else the longest positive content.
-fn choose_fast_pattern(ms: &[Match]) -> Option<(Vec<u8>, bool)> {
+/// Suricata's fast pattern choice, reduced to what matters for correctness: the content
+/// with an explicit `fast_pattern` wins, else the longest positive content.
+fn fast_pattern_content(ms: &[Match]) -> Option<&ast::Content> {
     let contents = ms.iter().filter_map(|m| match m {
         Match::Content(c) if !c.negated && !c.pattern.is_empty() => Some(c),
         _ => None,
     });
     let mut best: Option<&ast::Content> = None;
     for c in contents {
-        if let Some(fp) = c.fast_pattern {
-            let pat = match fp.chop {
-                Some((off, len)) => {
-                    let (o, l) = (off as usize, len as usize);
-                    c.pattern.get(o..o + l).unwrap_or(&c.pattern).to_vec()
-                }
-                None => c.pattern.clone(),
-            };
-            return Some((pat, c.nocase));
+        if c.fast_pattern.is_some() {
+            return Some(c);
         }
         if best.is_none_or(|b| c.pattern.len() > b.pattern.len()) {
             best = Some(c);
         }
     }
-    best.map(|c| (c.pattern.clone(), c.nocase))
+    best
+}
+
+/// The fast pattern of content `c` (with its `fast_pattern` chop) and its nocase.
+fn fast_pattern_bytes(c: &ast::Content) -> (Vec<u8>, bool) {
+    let (o, l) = fp_chop(c);
+    (c.pattern[o..o + l].to_vec(), c.nocase)
+}
+
+/// Where in content `c` its fast pattern is: (start, length), the whole content unless
+/// `fast_pattern` chops it.
+fn fp_chop(c: &ast::Content) -> (usize, usize) {
+    match c.fast_pattern.and_then(|fp| fp.chop) {
+        Some((off, len)) if (off as usize) + (len as usize) <= c.pattern.len() => {
+            (off as usize, len as usize)
+        }
+        _ => (0, c.pattern.len()),
+    }
+}
+
+/// Where the fast pattern of content `c` can be in a packet payload, as `payload` applies
+/// offset and depth: (earliest start, latest end) for a content that is neither relative
+/// nor given a variable and has a depth (`startswith`: depth = its length). None when it
+/// can be anywhere. The start equals end − length when the pattern has one place only.
+fn fp_window(c: &ast::Content) -> Option<(u32, u32)> {
+    if c.is_relative() || c.vars.any() {
+        return None;
+    }
+    let (offset, depth) = if c.startswith {
+        (0, c.pattern.len() as u32)
+    } else {
+        match c.depth {
+            Some(d) if d != 0 => (c.offset.unwrap_or(0), d),
+            _ => return None,
+        }
+    };
+    let (o, l) = fp_chop(c);
+    let after = (c.pattern.len() - o - l) as u32;
+    let end = offset.saturating_add(depth).checked_sub(after)?;
+    Some((offset.saturating_add(o as u32), end))
+}
+
+/// The longest packet payload a `dsize` condition admits; None when unbounded.
+fn dsize_max(c: &ast::NumCmp<u16>) -> Option<u32> {
+    use ast::NumCmp::*;
+    match *c {
+        Eq(n) | Le(n) | Range(_, n) => Some(u32::from(n)),
+        Lt(n) => Some(u32::from(n.saturating_sub(1))),
+        Ne(_) | Gt(_) | Ge(_) | NotRange(..) => None,
+    }
 }
 
 fn port_ok(set: &PortSet, port: Option<u16>) -> bool {
@@ -983,6 +1048,8 @@ impl Engine {
                     sp: if b <= 1 { sp.clone() } else { None },
                     dp: if b <= 1 { dp.clone() } else { None },
                     fast_pattern: s.fast_pattern.clone(),
+                    fp_end: s.fp_end,
+                    fp_at: s.fp_at,
                     in_stream: s.req_stream,
                     in_packet: !s.req_stream || s.req_packet,
                 });
@@ -1435,6 +1502,50 @@ mod tests {
         // setter ran before the isnotset check: sid 3 does not alert, sid 1 is noalert
         assert_eq!(run(&mut e, &mut flows, &req), Vec::<u32>::new());
         assert_eq!(run(&mut e, &mut flows, &rep), vec![2]);
+    }
+
+    /// Where the prefilter looks for a fast pattern in the packet payload: the window of
+    /// its content (offset + depth, as `payload` applies them; a chop moves it), the one
+    /// offset when depth is the content's length, the longest payload dsize admits.
+    #[test]
+    fn fast_pattern_window_in_the_payload() {
+        let win = |text: &str| {
+            let e = Engine::new(vec![rule(text, vec![])], &Classifications::default());
+            let s = &e.sigs[0];
+            (s.fp_at, s.fp_end)
+        };
+        let r = |body: &str| format!("alert tcp any any -> any any ({body} sid:1;)");
+        assert_eq!(win(&r("content:\"abc\";")), (None, None));
+        assert_eq!(win(&r("content:\"abc\"; offset:2;")), (None, None));
+        assert_eq!(win(&r("content:\"abc\"; depth:10;")), (None, Some(10)));
+        assert_eq!(
+            win(&r("content:\"abc\"; offset:4; depth:3;")),
+            (Some(4), Some(7))
+        );
+        assert_eq!(win(&r("content:\"abc\"; startswith;")), (Some(0), Some(3)));
+        // the chopped pattern "cd" of "abcdef" (at 2..8 of the content's 0..10)
+        assert_eq!(
+            win(&r("content:\"abcdef\"; depth:10; fast_pattern:2,2;")),
+            (None, Some(8))
+        );
+        assert_eq!(
+            win(&r(
+                "content:\"abcdef\"; offset:1; depth:6; fast_pattern:2,2;"
+            )),
+            (Some(3), Some(5))
+        );
+        // relative contents have no window of their own; the longest content is the
+        // fast pattern
+        assert_eq!(
+            win(&r("content:\"a\"; depth:1; content:\"bcdef\"; distance:0;")),
+            (None, None)
+        );
+        assert_eq!(win(&r("dsize:<20; content:\"abc\";")), (None, Some(19)));
+        assert_eq!(
+            win(&r("dsize:10<>30; content:\"abc\"; depth:40;")),
+            (None, Some(30))
+        );
+        assert_eq!(win(&r("dsize:>5; content:\"abc\";")), (None, None));
     }
 
     #[test]

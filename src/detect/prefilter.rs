@@ -47,6 +47,11 @@ pub struct PrefilterSig {
     pub dp: Option<PortSet>,
     /// The fast pattern (already chopped) and whether it is case-insensitive.
     pub fast_pattern: Option<(Vec<u8>, bool)>,
+    /// In the packet payload the fast pattern ends at or before this offset (a content
+    /// with offset/depth); None when it can be anywhere.
+    pub fp_end: Option<u32>,
+    /// The one offset the fast pattern can be at in the packet payload, if it has one.
+    pub fp_at: Option<u32>,
     /// Where the signature's payload keywords look when the packet's data is part of a
     /// TCP stream: the reassembled stream (Suricata's SIG_FLAG_REQUIRE_STREAM), the
     /// packet (not a stream signature, or SIG_FLAG_REQUIRE_PACKET), or both.
@@ -586,28 +591,134 @@ impl Matchers {
     }
 }
 
-/// A signature as a group member: (signature, pattern index, in_stream, in_packet).
-type Entry = (u32, Option<u32>, bool, bool);
+/// A signature as a group member.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    sig: u32,
+    /// Its fast pattern's index.
+    pat: Option<u32>,
+    in_stream: bool,
+    in_packet: bool,
+    /// In the packet payload the fast pattern ends by this offset (`u32::MAX`: anywhere).
+    end: u32,
+    /// The one offset it can start at in the packet payload, if any.
+    at: Option<u32>,
+}
+
+/// Packet signatures whose fast pattern ends within this many bytes of the payload go to
+/// a group's `head` matchers, which search no further.
+const HEAD_MAX: u32 = 256;
 
 /// The signatures of one (protocol bucket, direction, port interval): the matchers for
-/// the packet payload and those for the stream data.
+/// the packet payload and those for the stream data. The packet signatures are split by
+/// where in the payload their fast pattern can be (its content's offset and depth, and
+/// dsize): at one offset (`anchored`, compared there), within the first `head_len` bytes
+/// (`head`, searched there), or anywhere (`packet`).
 struct Group {
     packet: Matchers,
+    head: Matchers,
+    head_len: usize,
+    anchored: Anchored,
     stream: Matchers,
 }
 
 impl Group {
     fn build(entries: &[Entry], patterns: &[Pattern]) -> Group {
-        let pick = |stream: bool| -> Vec<(u32, Option<u32>)> {
+        let pick = |f: &dyn Fn(&Entry) -> bool| -> Vec<(u32, Option<u32>)> {
             entries
                 .iter()
-                .filter(|e| if stream { e.2 } else { e.3 })
-                .map(|e| (e.0, e.1))
+                .filter(|e| f(e))
+                .map(|e| (e.sig, e.pat))
                 .collect()
         };
+        let anchored = |e: &Entry| e.in_packet && e.pat.is_some() && e.at.is_some();
+        let in_head =
+            |e: &Entry| e.in_packet && e.pat.is_some() && e.end <= HEAD_MAX && !anchored(e);
+        let head_len = entries
+            .iter()
+            .filter(|e| in_head(e))
+            .map(|e| e.end as usize)
+            .max()
+            .unwrap_or(0);
+        let fixed: Vec<(u32, u32, u32)> = entries
+            .iter()
+            .filter(|e| anchored(e))
+            .filter_map(|e| Some((e.at?, e.pat?, e.sig)))
+            .collect();
         Group {
-            packet: Matchers::build(pick(false), patterns),
-            stream: Matchers::build(pick(true), patterns),
+            packet: Matchers::build(
+                pick(&|e| e.in_packet && !in_head(e) && !anchored(e)),
+                patterns,
+            ),
+            head: Matchers::build(pick(&in_head), patterns),
+            head_len,
+            anchored: Anchored::build(fixed, patterns),
+            stream: Matchers::build(pick(&|e| e.in_stream), patterns),
+        }
+    }
+}
+
+/// Fast patterns that can be at one payload offset only (`content:"..."; depth:<its
+/// length>`, `startswith`): compared at that offset, with no search. Sorted by offset,
+/// then by the pattern's first byte (folded), so a payload costs one short binary search
+/// per distinct offset.
+#[derive(Default)]
+struct Anchored {
+    /// (offset, first byte folded, pattern index, signature), sorted.
+    items: Vec<(u32, u8, u32, u32)>,
+    /// (offset, first index into `items`, end), ascending by offset.
+    offsets: Vec<(u32, u32, u32)>,
+}
+
+impl Anchored {
+    /// `fixed`: (offset, pattern index, signature).
+    fn build(fixed: Vec<(u32, u32, u32)>, patterns: &[Pattern]) -> Anchored {
+        let mut items: Vec<(u32, u8, u32, u32)> = fixed
+            .into_iter()
+            .map(|(at, pat, sig)| (at, fold(patterns[pat as usize].bytes[0]), pat, sig))
+            .collect();
+        items.sort_unstable();
+        items.dedup();
+        let mut offsets: Vec<(u32, u32, u32)> = Vec::new();
+        for (i, it) in items.iter().enumerate() {
+            match offsets.last_mut() {
+                Some(o) if o.0 == it.0 => o.2 = i as u32 + 1,
+                _ => offsets.push((it.0, i as u32, i as u32 + 1)),
+            }
+        }
+        Anchored { items, offsets }
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Every signature whose pattern is at its offset in `hay`, not stamped yet: stamped
+    /// and pushed to `out`.
+    fn visit(
+        &self,
+        hay: Hay<'_>,
+        patterns: &[Pattern],
+        stamp: &mut [u32],
+        epoch: u32,
+        out: &mut Vec<u32>,
+    ) {
+        for &(at, lo, hi) in &self.offsets {
+            let Some(&c) = hay.folded.get(at as usize) else {
+                break;
+            };
+            let items = &self.items[lo as usize..hi as usize];
+            let from = items.partition_point(|it| it.1 < c);
+            for &(_, first, pat, sig) in &items[from..] {
+                if first != c {
+                    break;
+                }
+                if stamp[sig as usize] != epoch && hay.has_at(at as usize, &patterns[pat as usize])
+                {
+                    stamp[sig as usize] = epoch;
+                    out.push(sig);
+                }
+            }
         }
     }
 }
@@ -685,7 +796,14 @@ impl Prefilter {
                 }
                 _ => None,
             };
-            let e = (s.sig, pid, s.in_stream, s.in_packet);
+            let e = Entry {
+                sig: s.sig,
+                pat: pid,
+                in_stream: s.in_stream,
+                in_packet: s.in_packet,
+                end: s.fp_end.unwrap_or(u32::MAX),
+                at: s.fp_at,
+            };
             entries.push((s, e));
         }
         let debug = std::env::var_os("RAVN_DEBUG_PREFILTER").is_some();
@@ -717,7 +835,7 @@ impl Prefilter {
                 }
                 let mut dedup: std::collections::HashMap<Vec<u32>, u32> = Default::default();
                 let mut add_group = |members: Vec<Entry>, groups: &mut Vec<Group>| -> u32 {
-                    let ids: Vec<u32> = members.iter().map(|e| e.0).collect();
+                    let ids: Vec<u32> = members.iter().map(|e| e.sig).collect();
                     *dedup.entry(ids).or_insert_with(|| {
                         if debug {
                             eprintln!(
@@ -790,8 +908,8 @@ impl Prefilter {
                         *group_of.entry(ids).or_insert_with(|| {
                             let mut members = unkeyed.clone();
                             members.extend(ids.iter().map(|&i| keyed[i as usize].1));
-                            members.sort_unstable_by_key(|e| e.0);
-                            members.dedup_by_key(|e| e.0);
+                            members.sort_unstable_by_key(|e| e.sig);
+                            members.dedup_by_key(|e| e.sig);
                             add_group(members, &mut groups)
                         })
                     };
@@ -827,10 +945,13 @@ impl Prefilter {
                         .sum::<usize>()
                     + m.ac.as_ref().map_or(0, |a| a.memory_usage())
             };
-            let total: usize = groups.iter().map(|g| mem(&g.packet) + mem(&g.stream)).sum();
+            let total: usize = groups
+                .iter()
+                .map(|g| mem(&g.packet) + mem(&g.head) + mem(&g.stream))
+                .sum();
             let teddy: usize = groups
                 .iter()
-                .flat_map(|g| [&g.packet, &g.stream])
+                .flat_map(|g| [&g.packet, &g.head, &g.stream])
                 .flat_map(|m| [&m.bigram, &m.short])
                 .filter_map(|b| b.as_ref())
                 .flat_map(|b| b.teddy.iter())
@@ -932,14 +1053,25 @@ impl Prefilter {
         }
         g.packet
             .visit(payload, pats, &mut self.stamp, self.epoch, out);
+        let n = payload.orig.len().min(g.head_len);
+        let head = Hay {
+            orig: &payload.orig[..n],
+            folded: &payload.folded[..n],
+        };
+        g.head.visit(head, pats, &mut self.stamp, self.epoch, out);
+        g.anchored
+            .visit(payload, pats, &mut self.stamp, self.epoch, out);
         out.sort_unstable();
     }
 
     /// One line per group: its matchers (for `RAVN_DEBUG_PREFILTER`).
     fn describe(g: &Group) -> String {
         format!(
-            "packet: {}; stream: {}",
+            "packet: {}; head ({} bytes): {}; anchored: {}; stream: {}",
             g.packet.describe(),
+            g.head_len,
+            g.head.describe(),
+            g.anchored.len(),
             g.stream.describe()
         )
     }
@@ -1091,6 +1223,8 @@ mod tests {
                 sp: None,
                 dp: Some(ps(&[(80, 80)])),
                 fast_pattern: Some((b"GET".to_vec(), false)),
+                fp_end: None,
+                fp_at: None,
                 in_stream: true,
                 in_packet: true,
             },
@@ -1101,6 +1235,8 @@ mod tests {
                 sp: None,
                 dp: None,
                 fast_pattern: Some((b"evil".to_vec(), true)),
+                fp_end: None,
+                fp_at: None,
                 in_stream: true,
                 in_packet: true,
             },
@@ -1111,6 +1247,8 @@ mod tests {
                 sp: None,
                 dp: None,
                 fast_pattern: None,
+                fp_end: None,
+                fp_at: None,
                 in_stream: true,
                 in_packet: true,
             },
@@ -1121,6 +1259,8 @@ mod tests {
                 sp: None,
                 dp: None,
                 fast_pattern: None,
+                fp_end: None,
+                fp_at: None,
                 in_stream: true,
                 in_packet: true,
             },
@@ -1159,6 +1299,8 @@ mod tests {
             sp: None,
             dp: None,
             fast_pattern: Some((pat.to_vec(), false)),
+            fp_end: None,
+            fp_at: None,
             in_stream,
             in_packet,
         };
@@ -1217,6 +1359,8 @@ mod tests {
                         sp: None,
                         dp: None,
                         fast_pattern: Some((p, nocase)),
+                        fp_end: None,
+                        fp_at: None,
                         in_stream: true,
                         in_packet: true,
                     }
@@ -1261,6 +1405,103 @@ mod tests {
                     );
                 } else {
                     assert_eq!(out, want, "{count} patterns, payload {hay:?}");
+                }
+            }
+        }
+    }
+
+    /// Packet signatures whose fast pattern has a window (offset/depth, dsize) or one
+    /// offset: every signature whose pattern occurs in its window is a candidate, and
+    /// none whose pattern does not occur at all. Over every group size, so windows meet
+    /// every matcher kind.
+    #[test]
+    fn windows_and_anchors_agree_with_brute_force() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet = b"aAbB\x00|";
+        for count in [2usize, 5, 40, 150, 700] {
+            // (pattern, nocase, earliest start, latest end)
+            let mut fps: Vec<(Vec<u8>, bool, usize, usize)> = Vec::new();
+            let sigs: Vec<PrefilterSig> = (0..count as u32)
+                .map(|i| {
+                    let len = 1 + (next() % 5) as usize;
+                    let p: Vec<u8> = (0..len)
+                        .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                        .collect();
+                    let nocase = next() % 2 == 0;
+                    let (fp_at, fp_end) = match next() % 3 {
+                        0 => (None, None),
+                        1 => (None, Some(len as u32 + (next() % 300) as u32)),
+                        _ => {
+                            let at = (next() % 40) as u32;
+                            (Some(at), Some(at + len as u32))
+                        }
+                    };
+                    fps.push((
+                        p.clone(),
+                        nocase,
+                        fp_at.unwrap_or(0) as usize,
+                        fp_end.map_or(usize::MAX, |e| e as usize),
+                    ));
+                    PrefilterSig {
+                        sig: i,
+                        bucket: 0,
+                        dir: DirClass::Both,
+                        sp: None,
+                        dp: None,
+                        fast_pattern: Some((p, nocase)),
+                        fp_end,
+                        fp_at,
+                        in_stream: false,
+                        in_packet: true,
+                    }
+                })
+                .collect();
+            let mut pf = Prefilter::build(count, sigs);
+            let mut out = Vec::new();
+            for _ in 0..300 {
+                let len = (next() % 400) as usize;
+                let hay: Vec<u8> = (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect();
+                let hay: &'static [u8] = Box::leak(hay.into_boxed_slice());
+                pf.candidates(
+                    &PacketKey {
+                        proto: 6,
+                        to_server: None,
+                        ports: Some((1, 2)),
+                        payload: hay,
+                    },
+                    &mut out,
+                );
+                let at = |p: &[u8], nocase: bool, s: usize| {
+                    hay.get(s..s + p.len()).is_some_and(|w| {
+                        if nocase {
+                            w.eq_ignore_ascii_case(p)
+                        } else {
+                            w == p
+                        }
+                    })
+                };
+                for (i, (p, nocase, lo, hi)) in fps.iter().enumerate() {
+                    let anywhere = (0..hay.len()).any(|s| at(p, *nocase, s));
+                    let in_window = (*lo..hay.len())
+                        .filter(|s| s + p.len() <= *hi)
+                        .any(|s| at(p, *nocase, s));
+                    let got = out.contains(&(i as u32));
+                    assert!(
+                        !in_window || got,
+                        "{count} patterns: sig {i} {p:?} in [{lo}, {hi}) of {hay:?} missed"
+                    );
+                    assert!(
+                        !got || anywhere,
+                        "{count} patterns: sig {i} {p:?} not in {hay:?}"
+                    );
                 }
             }
         }
