@@ -308,8 +308,14 @@ fn run(cli: Cli) -> Result<(), String> {
                 );
             }
             info!(
-                "{} packets, {} alerts, {} rules loaded ({} skipped) in {:.3} s, run {:.3} s",
-                s.packets, s.alerts, s.rules_loaded, s.rules_skipped, s.rule_load_secs, s.run_secs
+                "{} packets, {} alerts, {} rules loaded ({} skipped) in {:.3} s, processing {:.3} s, run {:.3} s",
+                s.packets,
+                s.alerts,
+                s.rules_loaded,
+                s.rules_skipped,
+                s.rule_load_secs,
+                s.process_secs,
+                s.run_secs
             );
             if let Some(a) = s.archive {
                 info!(

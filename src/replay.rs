@@ -38,6 +38,11 @@ pub struct ReplaySummary {
     /// Byte offset of an incomplete last record, if the file ended inside one.
     pub truncated_at: Option<u64>,
     pub rule_load_secs: f64,
+    /// From the built engine to the last packet's (and the end-of-capture flush's)
+    /// processing: opening the capture and outputs, every packet, the final flush. The
+    /// span Suricata reports as "time elapsed" (its clock starts once the detection engine
+    /// is built and stops when the packet threads are done).
+    pub process_secs: f64,
     pub run_secs: f64,
     /// The archive's counters at the end, when it was on.
     pub archive: Option<crate::archive::ArchiveStats>,
@@ -142,6 +147,7 @@ pub fn run(
         summary.rules_loaded, summary.rules_skipped, summary.rule_load_secs
     );
 
+    let processing = Instant::now();
     let mut source = capture::open(pcap).map_err(|e| ReplayError(e.to_string()))?;
     let mut outputs =
         Outputs::open_with(log_dir, cfg, Role::Replay).map_err(|e| ReplayError(e.to_string()))?;
@@ -176,6 +182,7 @@ pub fn run(
         // the end of the capture: the streams' last inspection (Suricata's pseudo packets)
         summary.alerts += proc.finish(&mut engine, &mut write) as u64;
     }
+    summary.process_secs = processing.elapsed().as_secs_f64();
     summary.packets = pcap_cnt;
     summary.truncated_at = source.truncated();
 
