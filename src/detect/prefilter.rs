@@ -317,6 +317,16 @@ fn teddy_for<'a>(
     b.build()
 }
 
+/// Signature `sig` is a candidate of this packet (`epoch`): pushed to `out` unless it
+/// already was.
+#[inline]
+fn take(sig: u32, stamp: &mut [u32], epoch: u32, out: &mut Vec<u32>) {
+    if stamp[sig as usize] != epoch {
+        stamp[sig as usize] = epoch;
+        out.push(sig);
+    }
+}
+
 /// The matchers over one set of signatures' fast patterns.
 struct Matchers {
     /// Signatures without a fast pattern, ascending.
@@ -433,10 +443,7 @@ impl Matchers {
     fn take_slot(&self, i: u32, stamp: &mut [u32], epoch: u32, out: &mut Vec<u32>) {
         let s = self.slots[i as usize];
         for &sig in &self.sigs[s.start as usize..s.end as usize] {
-            if stamp[sig as usize] != epoch {
-                stamp[sig as usize] = epoch;
-                out.push(sig);
-            }
+            take(sig, stamp, epoch, out);
         }
     }
 
@@ -460,10 +467,7 @@ impl Matchers {
         out: &mut Vec<u32>,
     ) {
         for &s in &self.always {
-            if stamp[s as usize] != epoch {
-                stamp[s as usize] = epoch;
-                out.push(s);
-            }
+            take(s, stamp, epoch, out);
         }
         if hay.orig.is_empty() {
             return;
@@ -715,8 +719,7 @@ impl Anchored {
                 }
                 if stamp[sig as usize] != epoch && hay.has_at(at as usize, &patterns[pat as usize])
                 {
-                    stamp[sig as usize] = epoch;
-                    out.push(sig);
+                    take(sig, stamp, epoch, out);
                 }
             }
         }
@@ -1329,71 +1332,97 @@ mod tests {
         assert_eq!(out, vec![0, 1]);
     }
 
+    /// A xorshift generator: the random tests are the same on every run.
+    fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
+    /// `len` bytes drawn from `alphabet`.
+    fn draw(next: &mut impl FnMut() -> u64, alphabet: &[u8], len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+            .collect()
+    }
+
+    /// A TCP signature of either direction and any ports with fast pattern `p`.
+    fn any_port_sig(
+        sig: u32,
+        p: Vec<u8>,
+        nocase: bool,
+        window: (Option<u32>, Option<u32>),
+        in_stream: bool,
+    ) -> PrefilterSig {
+        PrefilterSig {
+            sig,
+            bucket: 0,
+            dir: DirClass::Both,
+            sp: None,
+            dp: None,
+            fast_pattern: Some((p, nocase)),
+            fp_at: window.0,
+            fp_end: window.1,
+            in_stream,
+            in_packet: true,
+        }
+    }
+
+    /// The candidates for a TCP packet without a flow carrying `payload`.
+    fn candidates_for(pf: &mut Prefilter, payload: &[u8], out: &mut Vec<u32>) {
+        let payload: &'static [u8] = Box::leak(payload.to_vec().into_boxed_slice());
+        let key = PacketKey {
+            proto: 6,
+            to_server: None,
+            ports: Some((1, 2)),
+            payload,
+        };
+        pf.candidates(&key, out);
+    }
+
+    /// Whether `p` is in `hay` at `at` (ignoring ASCII case when `nocase`).
+    fn occurs_at(hay: &[u8], p: &[u8], nocase: bool, at: usize) -> bool {
+        hay.get(at..at + p.len()).is_some_and(|w| {
+            if nocase {
+                w.eq_ignore_ascii_case(p)
+            } else {
+                w == p
+            }
+        })
+    }
+
     /// Groups of every matcher kind (singles, Teddy passes, the bit-table loop, Aho-Corasick)
     /// name every signature whose pattern occurs (exactly those, but for Aho-Corasick, which
     /// folds case for all and leaves the case check to verification).
     #[test]
     fn every_matcher_kind_agrees_with_brute_force() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         let alphabet = b"aAbBcC\x00|";
         for count in [2usize, 5, 40, 150, 700, 9000] {
             let mut fps: Vec<(Vec<u8>, bool)> = Vec::new();
             let sigs: Vec<PrefilterSig> = (0..count as u32)
                 .map(|i| {
                     let len = 2 + (next() % 6) as usize;
-                    let p: Vec<u8> = (0..len)
-                        .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                        .collect();
+                    let p = draw(&mut next, alphabet, len);
                     let nocase = next() % 2 == 0;
                     fps.push((p.clone(), nocase));
-                    PrefilterSig {
-                        sig: i,
-                        bucket: 0,
-                        dir: DirClass::Both,
-                        sp: None,
-                        dp: None,
-                        fast_pattern: Some((p, nocase)),
-                        fp_end: None,
-                        fp_at: None,
-                        in_stream: true,
-                        in_packet: true,
-                    }
+                    any_port_sig(i, p, nocase, (None, None), true)
                 })
                 .collect();
             let mut pf = Prefilter::build(count, sigs);
             let mut out = Vec::new();
             for _ in 0..200 {
                 let len = (next() % 64) as usize;
-                let hay: Vec<u8> = (0..len)
-                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                    .collect();
-                let hay: &'static [u8] = Box::leak(hay.into_boxed_slice());
-                pf.candidates(
-                    &PacketKey {
-                        proto: 6,
-                        to_server: None,
-                        ports: Some((1, 2)),
-                        payload: hay,
-                    },
-                    &mut out,
-                );
+                let hay = draw(&mut next, alphabet, len);
+                candidates_for(&mut pf, &hay, &mut out);
                 let want: Vec<u32> = fps
                     .iter()
                     .enumerate()
                     .filter(|(_, (p, nocase))| {
-                        hay.windows(p.len()).any(|w| {
-                            if *nocase {
-                                w.eq_ignore_ascii_case(p)
-                            } else {
-                                w == p.as_slice()
-                            }
-                        })
+                        (0..hay.len()).any(|s| occurs_at(&hay, p, *nocase, s))
                     })
                     .map(|(i, _)| i as u32)
                     .collect();
@@ -1416,13 +1445,7 @@ mod tests {
     /// every matcher kind.
     #[test]
     fn windows_and_anchors_agree_with_brute_force() {
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let alphabet = b"aAbB\x00|";
         for count in [2usize, 5, 40, 150, 700] {
             // (pattern, nocase, earliest start, latest end)
@@ -1430,11 +1453,9 @@ mod tests {
             let sigs: Vec<PrefilterSig> = (0..count as u32)
                 .map(|i| {
                     let len = 1 + (next() % 5) as usize;
-                    let p: Vec<u8> = (0..len)
-                        .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                        .collect();
+                    let p = draw(&mut next, alphabet, len);
                     let nocase = next() % 2 == 0;
-                    let (fp_at, fp_end) = match next() % 3 {
+                    let window = match next() % 3 {
                         0 => (None, None),
                         1 => (None, Some(len as u32 + (next() % 300) as u32)),
                         _ => {
@@ -1445,54 +1466,22 @@ mod tests {
                     fps.push((
                         p.clone(),
                         nocase,
-                        fp_at.unwrap_or(0) as usize,
-                        fp_end.map_or(usize::MAX, |e| e as usize),
+                        window.0.unwrap_or(0) as usize,
+                        window.1.map_or(usize::MAX, |e| e as usize),
                     ));
-                    PrefilterSig {
-                        sig: i,
-                        bucket: 0,
-                        dir: DirClass::Both,
-                        sp: None,
-                        dp: None,
-                        fast_pattern: Some((p, nocase)),
-                        fp_end,
-                        fp_at,
-                        in_stream: false,
-                        in_packet: true,
-                    }
+                    any_port_sig(i, p, nocase, window, false)
                 })
                 .collect();
             let mut pf = Prefilter::build(count, sigs);
             let mut out = Vec::new();
             for _ in 0..300 {
                 let len = (next() % 400) as usize;
-                let hay: Vec<u8> = (0..len)
-                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                    .collect();
-                let hay: &'static [u8] = Box::leak(hay.into_boxed_slice());
-                pf.candidates(
-                    &PacketKey {
-                        proto: 6,
-                        to_server: None,
-                        ports: Some((1, 2)),
-                        payload: hay,
-                    },
-                    &mut out,
-                );
-                let at = |p: &[u8], nocase: bool, s: usize| {
-                    hay.get(s..s + p.len()).is_some_and(|w| {
-                        if nocase {
-                            w.eq_ignore_ascii_case(p)
-                        } else {
-                            w == p
-                        }
-                    })
-                };
+                let hay = draw(&mut next, alphabet, len);
+                candidates_for(&mut pf, &hay, &mut out);
                 for (i, (p, nocase, lo, hi)) in fps.iter().enumerate() {
-                    let anywhere = (0..hay.len()).any(|s| at(p, *nocase, s));
-                    let in_window = (*lo..hay.len())
-                        .filter(|s| s + p.len() <= *hi)
-                        .any(|s| at(p, *nocase, s));
+                    let at = |s: usize| occurs_at(&hay, p, *nocase, s);
+                    let anywhere = (0..hay.len()).any(at);
+                    let in_window = (*lo..hay.len()).filter(|s| s + p.len() <= *hi).any(at);
                     let got = out.contains(&(i as u32));
                     assert!(
                         !in_window || got,
