@@ -100,11 +100,14 @@ pub struct Signature {
     /// The prefilter pattern: the explicit `fast_pattern` (chopped), else the longest
     /// positive content. Always a necessary condition of the signature.
     fast_pattern: Option<(Vec<u8>, bool)>,
-    /// In the packet payload the fast pattern ends at or before this offset (`fp_window`,
-    /// `dsize_max`); None when it can be anywhere.
+    /// In a buffer the payload keywords inspect (the packet payload, or a piece of stream
+    /// data) the fast pattern ends at or before this offset (`fp_window`); None when it can
+    /// be anywhere.
     fp_end: Option<u32>,
-    /// The one offset the fast pattern can be at in the packet payload, if it has one.
+    /// The one offset the fast pattern can be at in such a buffer, if it has one.
     fp_at: Option<u32>,
+    /// The longest packet payload the signature can match (`dsize_max`).
+    payload_max: Option<u32>,
     /// Restricted to one flow direction (`flow:to_server` / `to_client`).
     dir_class: DirClass,
     flow_kw: Option<ast::FlowMatch>,
@@ -289,17 +292,14 @@ impl Signature {
         let (req_stream, req_packet) = stream_flags(&rule, &payload, &header, flow_kw);
         let fp_content = fast_pattern_content(&rule.matches);
         let fast_pattern = fp_content.map(fast_pattern_bytes);
-        // a payload match of the fast pattern lies in its content's offset/depth window
-        // and within the longest payload dsize admits
-        let dsize_end = header.iter().find_map(|m| match m {
+        // a match of the fast pattern lies in its content's offset/depth window, and in a
+        // packet payload no longer than dsize admits
+        let payload_max = header.iter().find_map(|m| match m {
             Match::Dsize(c) => dsize_max(c),
             _ => None,
         });
         let fp_window = fp_content.and_then(fp_window);
-        let fp_end = match (fp_window.map(|w| w.1), dsize_end) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let fp_end = fp_window.map(|w| w.1);
         let fp_at = fp_window.and_then(|(start, end)| {
             let len = fast_pattern.as_ref().map_or(0, |f| f.0.len() as u32);
             (end.checked_sub(start) == Some(len)).then_some(start)
@@ -345,6 +345,7 @@ impl Signature {
             fast_pattern,
             fp_end,
             fp_at,
+            payload_max,
             dir_class,
             flow_kw,
             bit_conds,
@@ -1050,6 +1051,7 @@ impl Engine {
                     fast_pattern: s.fast_pattern.clone(),
                     fp_end: s.fp_end,
                     fp_at: s.fp_at,
+                    payload_max: s.payload_max,
                     in_stream: s.req_stream,
                     in_packet: !s.req_stream || s.req_packet,
                 });
@@ -1512,40 +1514,49 @@ mod tests {
         let win = |text: &str| {
             let e = Engine::new(vec![rule(text, vec![])], &Classifications::default());
             let s = &e.sigs[0];
-            (s.fp_at, s.fp_end)
+            (s.fp_at, s.fp_end, s.payload_max)
         };
         let r = |body: &str| format!("alert tcp any any -> any any ({body} sid:1;)");
-        assert_eq!(win(&r("content:\"abc\";")), (None, None));
-        assert_eq!(win(&r("content:\"abc\"; offset:2;")), (None, None));
-        assert_eq!(win(&r("content:\"abc\"; depth:10;")), (None, Some(10)));
+        assert_eq!(win(&r("content:\"abc\";")), (None, None, None));
+        assert_eq!(win(&r("content:\"abc\"; offset:2;")), (None, None, None));
+        assert_eq!(
+            win(&r("content:\"abc\"; depth:10;")),
+            (None, Some(10), None)
+        );
         assert_eq!(
             win(&r("content:\"abc\"; offset:4; depth:3;")),
-            (Some(4), Some(7))
+            (Some(4), Some(7), None)
         );
-        assert_eq!(win(&r("content:\"abc\"; startswith;")), (Some(0), Some(3)));
+        assert_eq!(
+            win(&r("content:\"abc\"; startswith;")),
+            (Some(0), Some(3), None)
+        );
         // the chopped pattern "cd" of "abcdef" (at 2..8 of the content's 0..10)
         assert_eq!(
             win(&r("content:\"abcdef\"; depth:10; fast_pattern:2,2;")),
-            (None, Some(8))
+            (None, Some(8), None)
         );
         assert_eq!(
             win(&r(
                 "content:\"abcdef\"; offset:1; depth:6; fast_pattern:2,2;"
             )),
-            (Some(3), Some(5))
+            (Some(3), Some(5), None)
         );
         // relative contents have no window of their own; the longest content is the
         // fast pattern
         assert_eq!(
             win(&r("content:\"a\"; depth:1; content:\"bcdef\"; distance:0;")),
-            (None, None)
+            (None, None, None)
         );
-        assert_eq!(win(&r("dsize:<20; content:\"abc\";")), (None, Some(19)));
+        assert_eq!(
+            win(&r("dsize:<20; content:\"abc\";")),
+            (None, None, Some(19))
+        );
         assert_eq!(
             win(&r("dsize:10<>30; content:\"abc\"; depth:40;")),
-            (None, Some(30))
+            (None, Some(40), Some(30))
         );
-        assert_eq!(win(&r("dsize:>5; content:\"abc\";")), (None, None));
+        assert_eq!(win(&r("dsize:>5; content:\"abc\";")), (None, None, None));
     }
 
     #[test]

@@ -47,11 +47,14 @@ pub struct PrefilterSig {
     pub dp: Option<PortSet>,
     /// The fast pattern (already chopped) and whether it is case-insensitive.
     pub fast_pattern: Option<(Vec<u8>, bool)>,
-    /// In the packet payload the fast pattern ends at or before this offset (a content
-    /// with offset/depth); None when it can be anywhere.
+    /// In a buffer the signature inspects (the packet payload, or a piece of stream data)
+    /// the fast pattern ends at or before this offset (a content with offset and depth);
+    /// None when it can be anywhere.
     pub fp_end: Option<u32>,
-    /// The one offset the fast pattern can be at in the packet payload, if it has one.
+    /// The one offset the fast pattern can be at in such a buffer, if it has one.
     pub fp_at: Option<u32>,
+    /// The longest packet payload the signature can match (dsize); None for any.
+    pub payload_max: Option<u32>,
     /// Where the signature's payload keywords look when the packet's data is part of a
     /// TCP stream: the reassembled stream (Suricata's SIG_FLAG_REQUIRE_STREAM), the
     /// packet (not a stream signature, or SIG_FLAG_REQUIRE_PACKET), or both.
@@ -603,62 +606,111 @@ struct Entry {
     pat: Option<u32>,
     in_stream: bool,
     in_packet: bool,
-    /// In the packet payload the fast pattern ends by this offset (`u32::MAX`: anywhere).
+    /// In a buffer the fast pattern ends by this offset (`u32::MAX`: anywhere).
     end: u32,
-    /// The one offset it can start at in the packet payload, if any.
+    /// The one offset it can start at in a buffer, if any.
     at: Option<u32>,
+    /// The longest packet payload the signature matches (`u32::MAX`: any).
+    payload_max: u32,
 }
 
-/// Packet signatures whose fast pattern ends within this many bytes of the payload go to
-/// a group's `head` matchers, which search no further.
+/// Signatures whose fast pattern ends within this many bytes of a buffer go to a side's
+/// `head` matchers, which search no further.
 const HEAD_MAX: u32 = 256;
 
 /// The signatures of one (protocol bucket, direction, port interval): the matchers for
-/// the packet payload and those for the stream data. The packet signatures are split by
-/// where in the payload their fast pattern can be (its content's offset and depth, and
-/// dsize): at one offset (`anchored`, compared there), within the first `head_len` bytes
-/// (`head`, searched there), or anywhere (`packet`).
+/// the packet payload and those for the stream data.
 struct Group {
-    packet: Matchers,
-    head: Matchers,
-    head_len: usize,
-    anchored: Anchored,
-    stream: Matchers,
+    packet: Side,
+    stream: Side,
 }
 
 impl Group {
     fn build(entries: &[Entry], patterns: &[Pattern]) -> Group {
-        let pick = |f: &dyn Fn(&Entry) -> bool| -> Vec<(u32, Option<u32>)> {
-            entries
-                .iter()
-                .filter(|e| f(e))
-                .map(|e| (e.sig, e.pat))
-                .collect()
-        };
-        let anchored = |e: &Entry| e.in_packet && e.pat.is_some() && e.at.is_some();
-        let in_head =
-            |e: &Entry| e.in_packet && e.pat.is_some() && e.end <= HEAD_MAX && !anchored(e);
-        let head_len = entries
-            .iter()
-            .filter(|e| in_head(e))
-            .map(|e| e.end as usize)
-            .max()
-            .unwrap_or(0);
-        let fixed: Vec<(u32, u32, u32)> = entries
-            .iter()
-            .filter(|e| anchored(e))
-            .filter_map(|e| Some((e.at?, e.pat?, e.sig)))
-            .collect();
         Group {
-            packet: Matchers::build(
-                pick(&|e| e.in_packet && !in_head(e) && !anchored(e)),
-                patterns,
-            ),
-            head: Matchers::build(pick(&in_head), patterns),
+            packet: Side::build(entries.iter().filter(|e| e.in_packet), patterns, true),
+            stream: Side::build(entries.iter().filter(|e| e.in_stream), patterns, false),
+        }
+    }
+}
+
+/// The matchers over one kind of buffer (a packet's payload, or each piece of stream
+/// data), split by where in the buffer a signature's fast pattern can be. Content
+/// offset and depth count from the start of the buffer inspected, a stream piece as much
+/// as a payload (Suricata 7.0 passes no stream offset to its content inspection), and
+/// dsize bounds the payload. So: at one offset (`anchored`, compared there), within the
+/// first `head_len` bytes (`head`, searched that far), or anywhere (`anywhere`).
+struct Side {
+    anywhere: Matchers,
+    head: Matchers,
+    head_len: usize,
+    anchored: Anchored,
+}
+
+impl Side {
+    /// `packet`: the buffers are packet payloads, which dsize bounds.
+    fn build<'a>(
+        entries: impl Iterator<Item = &'a Entry>,
+        patterns: &[Pattern],
+        packet: bool,
+    ) -> Side {
+        let (mut anywhere, mut head, mut fixed) = (Vec::new(), Vec::new(), Vec::new());
+        let mut head_len = 0;
+        for e in entries {
+            let end = if packet {
+                e.end.min(e.payload_max)
+            } else {
+                e.end
+            };
+            match (e.pat, e.at) {
+                (Some(pat), Some(at)) => fixed.push((at, pat, e.sig)),
+                (Some(_), None) if end <= HEAD_MAX => {
+                    head.push((e.sig, e.pat));
+                    head_len = head_len.max(end as usize);
+                }
+                _ => anywhere.push((e.sig, e.pat)),
+            }
+        }
+        Side {
+            anywhere: Matchers::build(anywhere, patterns),
+            head: Matchers::build(head, patterns),
             head_len,
             anchored: Anchored::build(fixed, patterns),
-            stream: Matchers::build(pick(&|e| e.in_stream), patterns),
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.anywhere.is_empty() && self.head.is_empty() && self.anchored.items.is_empty()
+    }
+
+    /// Every signature whose fast pattern is where it can be in `hay` (and every one
+    /// without a fast pattern) that is not stamped yet: stamped and pushed to `out`.
+    fn visit(
+        &self,
+        hay: Hay<'_>,
+        patterns: &[Pattern],
+        stamp: &mut [u32],
+        epoch: u32,
+        out: &mut Vec<u32>,
+    ) {
+        self.anywhere.visit(hay, patterns, stamp, epoch, out);
+        let n = hay.orig.len().min(self.head_len);
+        let head = Hay {
+            orig: &hay.orig[..n],
+            folded: &hay.folded[..n],
+        };
+        self.head.visit(head, patterns, stamp, epoch, out);
+        self.anchored.visit(hay, patterns, stamp, epoch, out);
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}; head ({} bytes): {}; anchored: {}",
+            self.anywhere.describe(),
+            self.head_len,
+            self.head.describe(),
+            self.anchored.items.len()
+        )
     }
 }
 
@@ -691,10 +743,6 @@ impl Anchored {
             }
         }
         Anchored { items, offsets }
-    }
-
-    fn len(&self) -> usize {
-        self.items.len()
     }
 
     /// Every signature whose pattern is at its offset in `hay`, not stamped yet: stamped
@@ -806,6 +854,7 @@ impl Prefilter {
                 in_packet: s.in_packet,
                 end: s.fp_end.unwrap_or(u32::MAX),
                 at: s.fp_at,
+                payload_max: s.payload_max.unwrap_or(u32::MAX),
             };
             entries.push((s, e));
         }
@@ -950,11 +999,13 @@ impl Prefilter {
             };
             let total: usize = groups
                 .iter()
-                .map(|g| mem(&g.packet) + mem(&g.head) + mem(&g.stream))
+                .flat_map(|g| [&g.packet, &g.stream])
+                .map(|s| mem(&s.anywhere) + mem(&s.head))
                 .sum();
             let teddy: usize = groups
                 .iter()
-                .flat_map(|g| [&g.packet, &g.head, &g.stream])
+                .flat_map(|g| [&g.packet, &g.stream])
+                .flat_map(|s| [&s.anywhere, &s.head])
                 .flat_map(|m| [&m.bigram, &m.short])
                 .filter_map(|b| b.as_ref())
                 .flat_map(|b| b.teddy.iter())
@@ -1056,25 +1107,14 @@ impl Prefilter {
         }
         g.packet
             .visit(payload, pats, &mut self.stamp, self.epoch, out);
-        let n = payload.orig.len().min(g.head_len);
-        let head = Hay {
-            orig: &payload.orig[..n],
-            folded: &payload.folded[..n],
-        };
-        g.head.visit(head, pats, &mut self.stamp, self.epoch, out);
-        g.anchored
-            .visit(payload, pats, &mut self.stamp, self.epoch, out);
         out.sort_unstable();
     }
 
     /// One line per group: its matchers (for `RAVN_DEBUG_PREFILTER`).
     fn describe(g: &Group) -> String {
         format!(
-            "packet: {}; head ({} bytes): {}; anchored: {}; stream: {}",
+            "packet: {}; stream: {}",
             g.packet.describe(),
-            g.head_len,
-            g.head.describe(),
-            g.anchored.len(),
             g.stream.describe()
         )
     }
@@ -1228,6 +1268,7 @@ mod tests {
                 fast_pattern: Some((b"GET".to_vec(), false)),
                 fp_end: None,
                 fp_at: None,
+                payload_max: None,
                 in_stream: true,
                 in_packet: true,
             },
@@ -1240,6 +1281,7 @@ mod tests {
                 fast_pattern: Some((b"evil".to_vec(), true)),
                 fp_end: None,
                 fp_at: None,
+                payload_max: None,
                 in_stream: true,
                 in_packet: true,
             },
@@ -1252,6 +1294,7 @@ mod tests {
                 fast_pattern: None,
                 fp_end: None,
                 fp_at: None,
+                payload_max: None,
                 in_stream: true,
                 in_packet: true,
             },
@@ -1264,6 +1307,7 @@ mod tests {
                 fast_pattern: None,
                 fp_end: None,
                 fp_at: None,
+                payload_max: None,
                 in_stream: true,
                 in_packet: true,
             },
@@ -1304,6 +1348,7 @@ mod tests {
             fast_pattern: Some((pat.to_vec(), false)),
             fp_end: None,
             fp_at: None,
+            payload_max: None,
             in_stream,
             in_packet,
         };
@@ -1366,6 +1411,7 @@ mod tests {
             fast_pattern: Some((p, nocase)),
             fp_at: window.0,
             fp_end: window.1,
+            payload_max: None,
             in_stream,
             in_packet: true,
         }
@@ -1439,17 +1485,19 @@ mod tests {
         }
     }
 
-    /// Packet signatures whose fast pattern has a window (offset/depth, dsize) or one
-    /// offset: every signature whose pattern occurs in its window is a candidate, and
-    /// none whose pattern does not occur at all. Over every group size, so windows meet
-    /// every matcher kind.
+    /// Signatures whose fast pattern has a window (offset/depth) or one offset, some with
+    /// a longest payload (dsize): a packet signature is a candidate whenever its pattern
+    /// is in its window of a payload dsize admits, a stream signature whenever it is in its
+    /// window of any stream piece (dsize says nothing about stream data); and none is
+    /// whose pattern does not occur in its buffers at all. Over every group size, so
+    /// windows meet every matcher kind.
     #[test]
     fn windows_and_anchors_agree_with_brute_force() {
         let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let alphabet = b"aAbB\x00|";
         for count in [2usize, 5, 40, 150, 700] {
-            // (pattern, nocase, earliest start, latest end)
-            let mut fps: Vec<(Vec<u8>, bool, usize, usize)> = Vec::new();
+            // (pattern, nocase, earliest start, latest end, longest payload, stream)
+            let mut fps: Vec<(Vec<u8>, bool, usize, usize, usize, bool)> = Vec::new();
             let sigs: Vec<PrefilterSig> = (0..count as u32)
                 .map(|i| {
                     let len = 1 + (next() % 5) as usize;
@@ -1463,33 +1511,59 @@ mod tests {
                             (Some(at), Some(at + len as u32))
                         }
                     };
+                    let payload_max = (next() % 4 == 0).then(|| (next() % 300) as u32);
+                    let stream = next() % 2 == 0;
                     fps.push((
                         p.clone(),
                         nocase,
                         window.0.unwrap_or(0) as usize,
                         window.1.map_or(usize::MAX, |e| e as usize),
+                        payload_max.map_or(usize::MAX, |m| m as usize),
+                        stream,
                     ));
-                    any_port_sig(i, p, nocase, window, false)
+                    PrefilterSig {
+                        payload_max,
+                        in_stream: stream,
+                        in_packet: !stream,
+                        ..any_port_sig(i, p, nocase, window, stream)
+                    }
                 })
                 .collect();
             let mut pf = Prefilter::build(count, sigs);
             let mut out = Vec::new();
             for _ in 0..300 {
-                let len = (next() % 400) as usize;
-                let hay = draw(&mut next, alphabet, len);
-                candidates_for(&mut pf, &hay, &mut out);
-                for (i, (p, nocase, lo, hi)) in fps.iter().enumerate() {
-                    let at = |s: usize| occurs_at(&hay, p, *nocase, s);
-                    let anywhere = (0..hay.len()).any(at);
-                    let in_window = (*lo..hay.len()).filter(|s| s + p.len() <= *hi).any(at);
+                let bufs: Vec<Vec<u8>> = (0..3)
+                    .map(|_| {
+                        let len = (next() % 400) as usize;
+                        draw(&mut next, alphabet, len)
+                    })
+                    .collect();
+                let payload: &'static [u8] = Box::leak(bufs[0].clone().into_boxed_slice());
+                let key = PacketKey {
+                    proto: 6,
+                    to_server: None,
+                    ports: Some((1, 2)),
+                    payload,
+                };
+                pf.candidates_stream(&key, &[&bufs[1], &bufs[2]], &mut out);
+                for (i, (p, nocase, lo, hi, max, stream)) in fps.iter().enumerate() {
+                    let hays: &[Vec<u8>] = if *stream { &bufs[1..] } else { &bufs[..1] };
+                    let mut anywhere = false;
+                    let mut in_window = false;
+                    for hay in hays {
+                        let at = |s: usize| occurs_at(hay, p, *nocase, s);
+                        anywhere |= (0..hay.len()).any(at);
+                        in_window |= (*stream || hay.len() <= *max)
+                            && (*lo..hay.len()).filter(|s| s + p.len() <= *hi).any(at);
+                    }
                     let got = out.contains(&(i as u32));
                     assert!(
                         !in_window || got,
-                        "{count} patterns: sig {i} {p:?} in [{lo}, {hi}) of {hay:?} missed"
+                        "{count} patterns: sig {i} {p:?} in [{lo}, {hi}) missed"
                     );
                     assert!(
                         !got || anywhere,
-                        "{count} patterns: sig {i} {p:?} not in {hay:?}"
+                        "{count} patterns: sig {i} {p:?} not there"
                     );
                 }
             }
