@@ -716,14 +716,22 @@ impl Side {
 
 /// Fast patterns that can be at one payload offset only (`content:"..."; depth:<its
 /// length>`, `startswith`): compared at that offset, with no search. Sorted by offset,
-/// then by the pattern's first byte (folded), so a payload costs one short binary search
-/// per distinct offset.
+/// then by the pattern's first byte (folded), so a payload costs a bit test per distinct
+/// offset, and a short binary search where a pattern starts with the byte there.
 #[derive(Default)]
 struct Anchored {
     /// (offset, first byte folded, pattern index, signature), sorted.
     items: Vec<(u32, u8, u32, u32)>,
-    /// (offset, first index into `items`, end), ascending by offset.
-    offsets: Vec<(u32, u32, u32)>,
+    /// Per distinct offset, ascending: the offset, its range of `items`, and which first
+    /// bytes its patterns have (a 256-bit set), so most offsets cost one bit test.
+    offsets: Vec<AnchorOffset>,
+}
+
+struct AnchorOffset {
+    at: u32,
+    lo: u32,
+    hi: u32,
+    firsts: [u64; 4],
 }
 
 impl Anchored {
@@ -735,12 +743,22 @@ impl Anchored {
             .collect();
         items.sort_unstable();
         items.dedup();
-        let mut offsets: Vec<(u32, u32, u32)> = Vec::new();
+        let mut offsets: Vec<AnchorOffset> = Vec::new();
         for (i, it) in items.iter().enumerate() {
-            match offsets.last_mut() {
-                Some(o) if o.0 == it.0 => o.2 = i as u32 + 1,
-                _ => offsets.push((it.0, i as u32, i as u32 + 1)),
-            }
+            let o = match offsets.last_mut() {
+                Some(o) if o.at == it.0 => o,
+                _ => {
+                    offsets.push(AnchorOffset {
+                        at: it.0,
+                        lo: i as u32,
+                        hi: i as u32,
+                        firsts: [0; 4],
+                    });
+                    offsets.last_mut().expect("just pushed")
+                }
+            };
+            o.hi = i as u32 + 1;
+            o.firsts[usize::from(it.1 >> 6)] |= 1 << (it.1 & 63);
         }
         Anchored { items, offsets }
     }
@@ -755,11 +773,14 @@ impl Anchored {
         epoch: u32,
         out: &mut Vec<u32>,
     ) {
-        for &(at, lo, hi) in &self.offsets {
-            let Some(&c) = hay.folded.get(at as usize) else {
+        for o in &self.offsets {
+            let Some(&c) = hay.folded.get(o.at as usize) else {
                 break;
             };
-            let items = &self.items[lo as usize..hi as usize];
+            if o.firsts[usize::from(c >> 6)] & (1 << (c & 63)) == 0 {
+                continue;
+            }
+            let (at, items) = (o.at, &self.items[o.lo as usize..o.hi as usize]);
             let from = items.partition_point(|it| it.1 < c);
             for &(_, first, pat, sig) in &items[from..] {
                 if first != c {
