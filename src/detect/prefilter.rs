@@ -320,13 +320,28 @@ fn teddy_for<'a>(
     b.build()
 }
 
-/// Signature `sig` is a candidate of this packet (`epoch`): pushed to `out` unless it
-/// already was.
-#[inline]
-fn take(sig: u32, stamp: &mut [u32], epoch: u32, out: &mut Vec<u32>) {
-    if stamp[sig as usize] != epoch {
-        stamp[sig as usize] = epoch;
-        out.push(sig);
+/// The candidates found for the packet being looked at: a signature is stamped with the
+/// packet's `epoch` when it is pushed to `out`, so it is pushed once.
+struct Found<'a> {
+    stamp: &'a mut [u32],
+    epoch: u32,
+    out: &'a mut Vec<u32>,
+}
+
+impl Found<'_> {
+    /// Signature `sig` is a candidate: pushed unless it already was.
+    #[inline]
+    fn take(&mut self, sig: u32) {
+        if self.stamp[sig as usize] != self.epoch {
+            self.stamp[sig as usize] = self.epoch;
+            self.out.push(sig);
+        }
+    }
+
+    /// Whether `sig` is a candidate already.
+    #[inline]
+    fn has(&self, sig: u32) -> bool {
+        self.stamp[sig as usize] == self.epoch
     }
 }
 
@@ -443,73 +458,58 @@ impl Matchers {
 
     /// Stamp and push the not yet stamped signatures of slot `i`.
     #[inline]
-    fn take_slot(&self, i: u32, stamp: &mut [u32], epoch: u32, out: &mut Vec<u32>) {
+    fn take_slot(&self, i: u32, found: &mut Found<'_>) {
         let s = self.slots[i as usize];
         for &sig in &self.sigs[s.start as usize..s.end as usize] {
-            take(sig, stamp, epoch, out);
+            found.take(sig);
         }
     }
 
     /// Every slot with a signature not stamped yet.
     #[inline]
-    fn slot_open(&self, i: u32, stamp: &[u32], epoch: u32) -> bool {
+    fn slot_open(&self, i: u32, found: &Found<'_>) -> bool {
         let s = self.slots[i as usize];
         self.sigs[s.start as usize..s.end as usize]
             .iter()
-            .any(|&sig| stamp[sig as usize] != epoch)
+            .any(|&sig| !found.has(sig))
     }
 
     /// Every signature whose fast pattern is in `hay` (and every one without a fast
     /// pattern) that is not stamped yet: stamped and pushed to `out`.
-    fn visit(
-        &self,
-        hay: Hay<'_>,
-        patterns: &[Pattern],
-        stamp: &mut [u32],
-        epoch: u32,
-        out: &mut Vec<u32>,
-    ) {
+    fn visit(&self, hay: Hay<'_>, patterns: &[Pattern], found: &mut Found<'_>) {
         for &s in &self.always {
-            take(s, stamp, epoch, out);
+            found.take(s);
         }
         if hay.orig.is_empty() {
             return;
         }
         for single in &self.singles {
-            if !self.slot_open(single.slot, stamp, epoch) {
+            if !self.slot_open(single.slot, found) {
                 continue;
             }
             let buf = if single.nocase { hay.folded } else { hay.orig };
             if single.finder.find(buf).is_some() {
-                self.take_slot(single.slot, stamp, epoch, out);
+                self.take_slot(single.slot, found);
             }
         }
         if let Some(b) = &self.bigram {
-            self.scan(b, hay, patterns, stamp, epoch, out);
+            self.scan(b, hay, patterns, found);
         }
         if let Some(b) = &self.short {
-            self.scan(b, hay, patterns, stamp, epoch, out);
+            self.scan(b, hay, patterns, found);
         }
         if let Some(ac) = &self.ac {
             for m in ac.find_overlapping_iter(hay.orig) {
                 let i = self.ac_slots[m.pattern().as_usize()];
                 let p = &patterns[self.slots[i as usize].pat as usize];
                 if hay.has_at(m.start(), p) {
-                    self.take_slot(i, stamp, epoch, out);
+                    self.take_slot(i, found);
                 }
             }
         }
     }
 
-    fn scan(
-        &self,
-        b: &Bigram,
-        hay: Hay<'_>,
-        patterns: &[Pattern],
-        stamp: &mut [u32],
-        epoch: u32,
-        out: &mut Vec<u32>,
-    ) {
+    fn scan(&self, b: &Bigram, hay: Hay<'_>, patterns: &[Pattern], found: &mut Found<'_>) {
         let f = hay.folded;
         if f.len() < 2 {
             return;
@@ -520,7 +520,7 @@ impl Matchers {
                 let h = quad_hash(k);
                 if bits.hit(h) {
                     let heads = &b.heads[bits.heads(h)];
-                    self.verify(b, heads, hay, i, k, patterns, stamp, epoch, out);
+                    self.verify(b, heads, hay, i, k, patterns, found);
                 }
             }
             return;
@@ -538,7 +538,7 @@ impl Matchers {
                 let k = ((f[p] as u32) << 8) | f.get(p + 1).copied().unwrap_or(0) as u32;
                 if let Ok(h) = b.heads.binary_search_by_key(&k, |h| h.0) {
                     let heads = &b.heads[h..h + 1];
-                    self.verify(b, heads, hay, p, k, patterns, stamp, epoch, out);
+                    self.verify(b, heads, hay, p, k, patterns, found);
                 }
                 at = p + 1;
             }
@@ -557,20 +557,18 @@ impl Matchers {
         at: usize,
         k: u32,
         patterns: &[Pattern],
-        stamp: &mut [u32],
-        epoch: u32,
-        out: &mut Vec<u32>,
+        found: &mut Found<'_>,
     ) {
         for &(key, lo, hi) in heads {
             if key != k {
                 continue;
             }
             for &i in &b.order[lo as usize..hi as usize] {
-                if !self.slot_open(i, stamp, epoch) {
+                if !self.slot_open(i, found) {
                     continue;
                 }
                 if hay.has_at(at, &patterns[self.slots[i as usize].pat as usize]) {
-                    self.take_slot(i, stamp, epoch, out);
+                    self.take_slot(i, found);
                 }
             }
         }
@@ -685,22 +683,15 @@ impl Side {
 
     /// Every signature whose fast pattern is where it can be in `hay` (and every one
     /// without a fast pattern) that is not stamped yet: stamped and pushed to `out`.
-    fn visit(
-        &self,
-        hay: Hay<'_>,
-        patterns: &[Pattern],
-        stamp: &mut [u32],
-        epoch: u32,
-        out: &mut Vec<u32>,
-    ) {
-        self.anywhere.visit(hay, patterns, stamp, epoch, out);
+    fn visit(&self, hay: Hay<'_>, patterns: &[Pattern], found: &mut Found<'_>) {
+        self.anywhere.visit(hay, patterns, found);
         let n = hay.orig.len().min(self.head_len);
         let head = Hay {
             orig: &hay.orig[..n],
             folded: &hay.folded[..n],
         };
-        self.head.visit(head, patterns, stamp, epoch, out);
-        self.anchored.visit(hay, patterns, stamp, epoch, out);
+        self.head.visit(head, patterns, found);
+        self.anchored.visit(hay, patterns, found);
     }
 
     fn describe(&self) -> String {
@@ -765,14 +756,7 @@ impl Anchored {
 
     /// Every signature whose pattern is at its offset in `hay`, not stamped yet: stamped
     /// and pushed to `out`.
-    fn visit(
-        &self,
-        hay: Hay<'_>,
-        patterns: &[Pattern],
-        stamp: &mut [u32],
-        epoch: u32,
-        out: &mut Vec<u32>,
-    ) {
+    fn visit(&self, hay: Hay<'_>, patterns: &[Pattern], found: &mut Found<'_>) {
         for o in &self.offsets {
             let Some(&c) = hay.folded.get(o.at as usize) else {
                 break;
@@ -786,9 +770,8 @@ impl Anchored {
                 if first != c {
                     break;
                 }
-                if stamp[sig as usize] != epoch && hay.has_at(at as usize, &patterns[pat as usize])
-                {
-                    take(sig, stamp, epoch, out);
+                if !found.has(sig) && hay.has_at(at as usize, &patterns[pat as usize]) {
+                    found.take(sig);
                 }
             }
         }
@@ -1111,23 +1094,24 @@ impl Prefilter {
             folded: fp,
         };
         let pats = &self.patterns;
+        let mut found = Found {
+            stamp: &mut self.stamp,
+            epoch: self.epoch,
+            out,
+        };
         match stream {
             Some(bufs) if scan_stream => {
                 for b in bufs {
                     let (f, r) = rest.split_at(b.len());
                     rest = r;
                     let piece = Hay { orig: b, folded: f };
-                    g.stream
-                        .visit(piece, pats, &mut self.stamp, self.epoch, out);
+                    g.stream.visit(piece, pats, &mut found);
                 }
             }
             Some(_) => {}
-            None => g
-                .stream
-                .visit(payload, pats, &mut self.stamp, self.epoch, out),
+            None => g.stream.visit(payload, pats, &mut found),
         }
-        g.packet
-            .visit(payload, pats, &mut self.stamp, self.epoch, out);
+        g.packet.visit(payload, pats, &mut found);
         out.sort_unstable();
     }
 
