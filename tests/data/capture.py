@@ -42,18 +42,26 @@ class Session:
             self.c2s(b"", "A")
 
     def c2s(self, data=b"", flags="PA", seq=None, ack=None):
-        seq = self.cseq if seq is None else seq
-        p = self.ip(src=self.c, dst=self.s) / TCP(sport=self.cport, dport=self.sport, flags=flags,
-                                                  seq=seq, ack=self.sseq if ack is None else ack)
-        add(p / Raw(data) if data else p)
-        self.cseq = max(self.cseq, seq + len(data) + ("F" in flags) + ("S" in flags))
+        self._send(True, data, flags, seq, ack)
 
     def s2c(self, data=b"", flags="PA", seq=None, ack=None):
-        seq = self.sseq if seq is None else seq
-        p = self.ip(src=self.s, dst=self.c) / TCP(sport=self.sport, dport=self.cport, flags=flags,
-                                                  seq=seq, ack=self.cseq if ack is None else ack)
+        self._send(False, data, flags, seq, ack)
+
+    def _send(self, to_server, data, flags, seq, ack):
+        """One segment from the client (to_server) or the server; by default at the
+        sender's next sequence number, acknowledging all the other side sent."""
+        mine, theirs = (self.cseq, self.sseq) if to_server else (self.sseq, self.cseq)
+        src, dst = (self.c, self.s) if to_server else (self.s, self.c)
+        sp, dp = (self.cport, self.sport) if to_server else (self.sport, self.cport)
+        seq = mine if seq is None else seq
+        p = self.ip(src=src, dst=dst) / TCP(sport=sp, dport=dp, flags=flags,
+                                            seq=seq, ack=theirs if ack is None else ack)
         add(p / Raw(data) if data else p)
-        self.sseq = max(self.sseq, seq + len(data) + ("F" in flags) + ("S" in flags))
+        nxt = max(mine, seq + len(data) + ("F" in flags) + ("S" in flags))
+        if to_server:
+            self.cseq = nxt
+        else:
+            self.sseq = nxt
 
     def close(self):
         """FIN from the client, FIN from the server, the client's last ACK."""
