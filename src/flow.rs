@@ -543,9 +543,14 @@ impl FlowTable {
         self.max_flows
     }
 
+    /// The hint entry of key hash `h` (the table's length is a power of two).
+    fn hint_index(hints: &[u32], h: u64) -> usize {
+        h as usize & (hints.len() - 1)
+    }
+
     fn find(&mut self, key: &FlowKey) -> Option<u32> {
         let h = BuildFastHasher.hash_one(key);
-        let hint = &mut self.hints[h as usize & (self.hints.len() - 1)];
+        let hint = &mut self.hints[Self::hint_index(&self.hints, h)];
         let slots = &self.slots;
         let holds = |s: u32| {
             slots
@@ -977,8 +982,7 @@ impl FlowTable {
             lru: self.tick,
         });
         let h = BuildFastHasher.hash_one(key);
-        let hints = self.hints.len();
-        self.hints[h as usize & (hints - 1)] = slot;
+        self.hints[Self::hint_index(&self.hints, h)] = slot;
         let slots = &self.slots;
         self.index.insert_unique(h, slot, |&s| {
             slots[s as usize]
