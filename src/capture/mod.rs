@@ -10,6 +10,7 @@ use std::path::Path;
 
 mod input;
 pub mod live;
+mod mapped;
 pub mod pcap;
 pub mod pcapng;
 
@@ -133,6 +134,8 @@ pub enum CaptureErrorKind {
     UnsupportedVersion { major: u16, minor: u16 },
     /// A record's captured length is beyond `MAX_CAPLEN` (or the block cannot hold it).
     RecordTooLarge { len: u32, limit: u32 },
+    /// A mapped file shrank while it was being read (see `mapped`).
+    Shrunk,
     /// A pcapng block whose total length is impossible.
     BadBlockLength { block_type: u32, len: u32 },
     /// A pcapng block whose trailing length differs from its leading one.
@@ -168,6 +171,10 @@ impl fmt::Display for CaptureError {
             K::RecordTooLarge { len, limit } => write!(
                 f,
                 "record length {len} exceeds the limit of {limit} bytes (record at byte offset {off})"
+            ),
+            K::Shrunk => write!(
+                f,
+                "the file shrank while it was being read (at byte offset {off}); stopped there"
             ),
             K::BadBlockLength { block_type, len } => write!(
                 f,
@@ -210,7 +217,7 @@ pub fn open(path: &Path) -> Result<Box<dyn FrameSource>, CaptureError> {
         offset: None,
         kind: CaptureErrorKind::Open(e),
     })?;
-    sniff(Input::new(file, name, input::FILE_BUFFER))
+    sniff(Input::file(file, name))
 }
 
 /// Like `open`, over any reader (a socket, a `Cursor` in tests); `name` is used in messages.
