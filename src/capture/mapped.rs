@@ -80,9 +80,10 @@ impl Mapping {
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 
-    /// The file shrank under the map: from some page on, the bytes read as zeros.
-    pub(crate) fn cut(&self) -> bool {
-        GUARDS[self.guard].cut.load(Ordering::Relaxed)
+    /// Set once the file shrank under the map: from some page on, the bytes read as
+    /// zeros. (The guard entry is static; it is this map's while the map lives.)
+    pub(crate) fn cut_flag(&self) -> &'static AtomicBool {
+        &GUARDS[self.guard].cut
     }
 }
 

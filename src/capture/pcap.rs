@@ -155,23 +155,26 @@ impl<R: Read> PcapReader<R> {
             return Ok(None);
         }
         let start = self.input.pos();
-        let mut hdr = [0u8; 24];
-        let hdr = &mut hdr[..self.rec_hdr_len];
-        let n = match self.input.fill(hdr) {
+        let hl = self.rec_hdr_len;
+        let n = match self.input.ensure(hl) {
             Ok(n) => n,
             Err(e) => return self.fail(e),
         };
-        if n < hdr.len() {
+        if n < hl {
             if n > 0 {
                 self.truncated = Some(start);
             }
             self.done = true;
             return Ok(None);
         }
-        let secs = self.u32_at(hdr, 0);
-        let frac = self.u32_at(hdr, 4);
-        let caplen = self.u32_at(hdr, 8);
-        let orig_len = self.u32_at(hdr, 12);
+        let hdr = self.input.peek(hl);
+        let (secs, frac, caplen, orig_len) = (
+            self.u32_at(hdr, 0),
+            self.u32_at(hdr, 4),
+            self.u32_at(hdr, 8),
+            self.u32_at(hdr, 12),
+        );
+        self.input.consume(hl);
         if caplen > MAX_CAPLEN {
             let e = self.input.error(
                 start,
