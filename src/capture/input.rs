@@ -28,6 +28,8 @@ pub(crate) struct Input<R: Read> {
     /// Mapped input: the pages before this were released (`release`); usize::MAX / 2 for
     /// a window, so that it never is.
     released: usize,
+    /// Mapped input: the pages before this were mapped ahead of the reader (`populate`).
+    populated: usize,
     /// Set when a mapped file shrank under the map (`Mapping::cut`); never for a window.
     cut: &'static AtomicBool,
     head: usize,
@@ -45,6 +47,7 @@ impl<R: Read> Input<R> {
             buf: Buffer::Window(vec![0; capacity.max(64)]),
             prefetched: usize::MAX,
             released: usize::MAX / 2,
+            populated: 0,
             cut: &NEVER_CUT,
             head: 0,
             tail: 0,
@@ -137,6 +140,7 @@ impl<R: Read> Input<R> {
     fn release(&mut self, upto: usize) {
         if let Buffer::Mapped(m) = &self.buf {
             self.released = m.release(self.released, upto);
+            self.populated = m.populate(self.populated, upto + RELEASE_EVERY + PREFETCH_AHEAD);
         }
     }
 
@@ -222,12 +226,16 @@ impl Input<File> {
             buf: Buffer::Mapped(map),
             prefetched: 0,
             released: 0,
+            populated: 0,
             head: 0,
             tail: len,
             pos: 0,
             eof: true,
             name,
         };
+        if let Buffer::Mapped(m) = &input.buf {
+            input.populated = m.populate(0, RELEASE_EVERY + PREFETCH_AHEAD);
+        }
         input.prefetch();
         input
     }
