@@ -30,7 +30,7 @@ pub(crate) struct Input<R: Read> {
     released: usize,
     /// Mapped input: the pages before this were mapped ahead of the reader (`populate`).
     populated: usize,
-    /// Set when a mapped file shrank under the map (`Mapping::cut`); never for a window.
+    /// Set when a mapped file shrank under the map (`Mapping::cut_flag`); never for a window.
     cut: &'static AtomicBool,
     head: usize,
     tail: usize,
