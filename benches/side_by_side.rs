@@ -526,7 +526,7 @@ fn main() -> ExitCode {
         "(pkts/s and Mbit/s over each tool's own packet-processing time: Suricata's logged \
          'time elapsed', ravn's 'processing'; rule load = wall − that (start-up, rules, \
          engine build, teardown); parse = ravn reading and parsing the rules; peak RSS is /usr/bin/time's maximum resident set (ravn maps the capture \
-         and lets go of each 4 MiB read, Suricata reads it through libpcap's buffer); reference Suricata \
+         and lets go of each 2 MiB read, Suricata reads it through libpcap's buffer); reference Suricata \
          figures on this machine: heartbeat 234 k pkts/s, ET Open 138 k pkts/s, rule load \
          22 s, RSS 514 MiB)"
     );
