@@ -25,11 +25,9 @@ pub(crate) struct Input<R: Read> {
     /// Mapped input: the bytes up to here have been asked into the cache (`prefetch`);
     /// usize::MAX for a window.
     prefetched: usize,
-    /// Mapped input: the pages before this were released (`release`); usize::MAX / 2 for
-    /// a window, so that it never is.
-    released: usize,
-    /// Mapped input: the pages before this were mapped ahead of the reader (`populate`).
-    populated: usize,
+    /// Mapped input: `take` calls `Mapping::step` once it reaches this; usize::MAX for a
+    /// window.
+    next_step: usize,
     /// Set when a mapped file shrank under the map (`Mapping::cut_flag`); never for a window.
     cut: &'static AtomicBool,
     head: usize,
@@ -46,8 +44,7 @@ impl<R: Read> Input<R> {
             reader,
             buf: Buffer::Window(vec![0; capacity.max(64)]),
             prefetched: usize::MAX,
-            released: usize::MAX / 2,
-            populated: 0,
+            next_step: usize::MAX,
             cut: &NEVER_CUT,
             head: 0,
             tail: 0,
@@ -135,12 +132,11 @@ impl<R: Read> Input<R> {
         mapped::prefetch_range(self.buf.bytes(), &mut self.prefetched, to);
     }
 
-    /// A mapped input: lets go of the pages read before `upto` (see `Mapping::release`).
+    /// A mapped input: the reader is at `read` (see `Mapping::step`).
     #[cold]
-    fn release(&mut self, upto: usize) {
-        if let Buffer::Mapped(m) = &self.buf {
-            self.released = m.release(self.released, upto);
-            self.populated = m.populate(self.populated, upto + RELEASE_EVERY + PREFETCH_AHEAD);
+    fn step(&mut self, read: usize) {
+        if let Buffer::Mapped(m) = &mut self.buf {
+            self.next_step = m.step(read);
         }
     }
 
@@ -150,8 +146,8 @@ impl<R: Read> Input<R> {
         let k = self.ensure(n)?;
         let start = self.head;
         // nothing before `start` is borrowed any more (the last `take` ended its borrow)
-        if start >= self.released.saturating_add(RELEASE_EVERY) {
-            self.release(start);
+        if start >= self.next_step {
+            self.step(start);
         }
         self.consume(k);
         Ok(&self.buf.bytes()[start..start + k])
@@ -189,13 +185,6 @@ impl<R: Read> Input<R> {
     }
 }
 
-/// A mapped input releases what it has read, and maps what comes next, in steps of this
-/// much: a replay's RSS counts about twice this much of the file. Each step costs system
-/// calls: heartbeat replay of mixed-1m took 205 ms CPU without releasing, 212 ms at 4 MiB,
-/// 215 at 1, 224 at 256 KiB; ET Open's peak RSS is 62.6 MiB at 4 MiB, 60.8 at 2, 59.7 at 1
-/// (57.2 reading through a window).
-const RELEASE_EVERY: usize = 2 << 20;
-
 /// A window's `cut`.
 static NEVER_CUT: AtomicBool = AtomicBool::new(false);
 
@@ -218,26 +207,23 @@ impl Input<File> {
     /// A regular file, mapped (see `mapped`); read through a `FILE_BUFFER` window when it
     /// cannot be (not a regular file, empty, or the map failed).
     pub fn file(file: File, name: String) -> Input<File> {
-        let Some(map) = Mapping::new(&file) else {
+        let Some(mut map) = Mapping::new(&file) else {
             return Input::new(file, name, FILE_BUFFER);
         };
         let len = map.bytes().len();
+        let next_step = map.step(0);
         let mut input = Input {
             reader: file,
             cut: map.cut_flag(),
             buf: Buffer::Mapped(map),
             prefetched: 0,
-            released: 0,
-            populated: 0,
+            next_step,
             head: 0,
             tail: len,
             pos: 0,
             eof: true,
             name,
         };
-        if let Buffer::Mapped(m) = &input.buf {
-            input.populated = m.populate(0, RELEASE_EVERY + PREFETCH_AHEAD);
-        }
         input.prefetch();
         input
     }
