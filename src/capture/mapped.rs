@@ -381,6 +381,28 @@ mod tests {
     }
 
     #[test]
+    fn a_pipe_is_read_through_the_window() {
+        let path = std::env::temp_dir().join(format!("ravn-mapped-fifo-{}", std::process::id()));
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let bytes = pcap(300);
+        let writer = {
+            let (path, bytes) = (path.clone(), bytes.clone());
+            std::thread::spawn(move || std::fs::write(path, bytes).unwrap())
+        };
+        let mut src = open(&path).unwrap();
+        let mut n = 0u32;
+        while let Some(f) = src.next_frame().unwrap() {
+            assert!(f.data.iter().all(|&b| b == n as u8), "record {n}");
+            n += 1;
+        }
+        writer.join().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(n, 300);
+    }
+
+    #[test]
     fn a_mapped_file_reads_as_the_same_file_read() {
         let path =
             std::env::temp_dir().join(format!("ravn-mapped-same-{}.pcap", std::process::id()));
