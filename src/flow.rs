@@ -85,6 +85,7 @@ pub struct FlowKey {
 
 impl FlowKey {
     /// The key of a packet that belongs to a flow (`Packet::wants_flow`).
+    #[inline]
     pub fn of(p: &Packet<'_>) -> Option<FlowKey> {
         if !p.wants_flow {
             return None;
@@ -580,6 +581,7 @@ impl FlowTable {
         h as usize & (hints.len() - 1)
     }
 
+    #[inline(always)]
     fn find(&mut self, key: &FlowKey) -> Option<u32> {
         let h = key.hash64(self.seed);
         let hint = &mut self.hints[Self::hint_index(&self.hints, h)];
