@@ -5,6 +5,7 @@
 //! rule keywords hang off the flow here later.
 
 pub mod http;
+pub mod tls;
 
 /// Identify the application protocol of a UDP payload between `sp` and `dp`.
 pub fn probe_udp(sp: u16, dp: u16, payload: &[u8]) -> Option<&'static str> {
