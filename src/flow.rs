@@ -416,6 +416,9 @@ pub struct FlowRef {
     pub no_inspect: bool,
     /// The packet's payload went into the flow's TCP stream (Suricata's PKT_STREAM_ADD).
     pub stream_add: bool,
+    /// The packet's payload is not inspected (Suricata's PKT_NOPAYLOAD_INSPECTION from
+    /// the flow: `TcpSession::no_payload`).
+    pub no_payload: bool,
 }
 
 /// A flow without a TCP session.
@@ -698,6 +701,7 @@ impl FlowTable {
         f.account(dir, p.len, counts_as_seen);
         let mut no_inspect = false;
         let mut stream_add = false;
+        let mut no_payload = false;
         let bad_checksum = matches!(p.l4, L4::Tcp(t) if t.bad_checksum);
         if bad_checksum {
             // the receiving host drops it: no TCP state, no stream (Suricata's StreamTcp
@@ -728,6 +732,9 @@ impl FlowTable {
                     };
                 }
                 let ssn = &mut self.sessions[f.ssn as usize];
+                // as the flow stood when the packet arrived (Suricata copies
+                // FLOW_NOPAYLOAD_INSPECTION to the packet before the stream engine runs)
+                no_payload = ssn.no_payload;
                 stream_add = ssn.packet(&mut self.stream, dir, &t, payload, pickup);
             }
             // The packet completing the handshake is not yet "established", unless it
@@ -760,6 +767,7 @@ impl FlowTable {
             stream,
             no_inspect,
             stream_add,
+            no_payload,
         })
     }
 
@@ -779,6 +787,10 @@ impl FlowTable {
             Direction::ToClient
         };
         f.account(dir, p.len, false);
+        let no_payload = self
+            .sessions
+            .get(f.ssn as usize)
+            .is_some_and(|s| s.no_payload);
         Some(FlowRef {
             slot,
             dir,
@@ -786,6 +798,7 @@ impl FlowTable {
             stream: false,
             no_inspect: false,
             stream_add: false,
+            no_payload,
         })
     }
 

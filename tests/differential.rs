@@ -27,6 +27,9 @@
 //!   with one side missing, with `tests/data/midstream.rules`, four times: plain, and with
 //!   `stream.midstream` and `stream.async-oneside` on (each alone and both; Suricata gets
 //!   the alert-only config with those keys added).
+//! - `stream` also: `tests/data/gen_tls_pcap.py`'s TLS sessions with `tests/data/tls.rules`:
+//!   the raw inspection each TLS record triggers, and no payload inspection once a TLS
+//!   application-data record was parsed (Suricata's default `encryption-handling`).
 //! - `payload`: `tests/data/gen_bytevars_pcap.py`'s datagrams and a TCP session, generated at
 //!   test time, with `tests/data/bytevars.rules`: byte_extract/byte_math variables as the
 //!   values of offset, depth, distance, within and isdataat, around their limits.
@@ -768,6 +771,10 @@ fn ravn_raises_the_alerts_suricata_raises() {
             rules: "bytevars.rules",
             ..scapy("payload", "byte-variables", "gen_bytevars_pcap.py")
         },
+        Scapy {
+            rules: "tls.rules",
+            ..scapy("stream", "tls-sessions", "gen_tls_pcap.py")
+        },
     ];
     let mut generated = std::collections::BTreeSet::new();
     for c in scapy_cases {
@@ -837,7 +844,8 @@ fn ravn_raises_the_alerts_suricata_raises() {
          tests/data/gen_stream_pcap.py + stream.rules, tests/data/gen_midstream_pcap.py + \
          midstream.rules (plain, midstream, midstream+async, async); defrag: tests/data/gen_frag_pcap.py + \
          frag.rules; rule-traffic: tests/data/gen_rule_traffic.py over the gen-traffic rules; \
-         payload: tests/data/gen_bytevars_pcap.py + bytevars.rules; checksum: \
+         payload: tests/data/gen_bytevars_pcap.py + bytevars.rules; stream also: \
+         tests/data/gen_tls_pcap.py + tls.rules; checksum: \
          tests/data/gen_checksum_pcap.py (plain, --offload 101, --offload 100) + checksum.rules; \
          {jobs} jobs; \
          work files in {}",

@@ -523,8 +523,9 @@ impl Signature {
                 return None;
             }
         }
-        (!p.payload.is_empty() && !p.carries_tunnel && self.payload.matches(p.payload))
-            .then_some(false)
+        // Suricata's DetectEngineInspectPacketPayload runs on an empty payload too (a
+        // signature gets here with stream data ready): negated contents match it
+        self.payload.matches(sv.payload(p)).then_some(false)
     }
 
     /// As Suricata runs a signature with `isset`/`isnotset` host or pair bits: header
@@ -565,9 +566,10 @@ impl Signature {
         if !self.addresses_match(p) {
             return false;
         }
-        // A tunnel's carrier is inspected for its headers only (PKT_NOPAYLOAD_INSPECTION);
-        // stream data counts as payload (Suricata's packet mask).
-        if self.needs_payload && (p.payload.is_empty() || p.carries_tunnel) && sv.data.is_none() {
+        // A tunnel's carrier, or a flow past its TLS handshake, is inspected for its
+        // headers only (PKT_NOPAYLOAD_INSPECTION); stream data counts as payload
+        // (Suricata's packet mask).
+        if self.needs_payload && sv.payload(p).is_empty() && sv.data.is_none() {
             return false;
         }
         if !self.header.iter().all(|m| header::matches(m, p)) {
@@ -952,6 +954,21 @@ pub struct StreamView<'a> {
     /// An end-of-flow pseudo packet: only signatures with payload keywords run on it
     /// (the others carry Suricata's SIG_MASK_REQUIRE_REAL_PKT).
     pub pseudo: bool,
+    /// The flow's payloads are no longer inspected (Suricata's PKT_NOPAYLOAD_INSPECTION
+    /// from FLOW_NOPAYLOAD_INSPECTION): the packet's payload is not, stream data still is.
+    pub no_payload: bool,
+}
+
+impl StreamView<'_> {
+    /// The packet's payload as payload inspection sees it: none for a tunnel's carrier or
+    /// a flow whose payloads are no longer inspected (both PKT_NOPAYLOAD_INSPECTION).
+    pub fn payload<'p>(&self, p: &Packet<'p>) -> &'p [u8] {
+        if p.carries_tunnel || self.no_payload {
+            &[]
+        } else {
+            p.payload
+        }
+    }
 }
 
 fn buckets_for(p: ProtoFilter) -> &'static [usize] {
@@ -1231,6 +1248,7 @@ impl Engine {
                 Self::eval(&self.sigs, &mut self.xbits, i, p, &mut flow, out);
             }
         }
+        let sv = flow.as_ref().map(|fc| fc.stream).unwrap_or_default();
         let key = PacketKey {
             proto: ip.proto,
             to_server: flow.as_ref().map(|fc| fc.dir == Direction::ToServer),
@@ -1239,10 +1257,13 @@ impl Engine {
                 L4::Udp(u) => Some((u.src_port, u.dst_port)),
                 _ => None,
             },
-            payload: if p.carries_tunnel { &[] } else { p.payload },
+            payload: sv.payload(p),
         };
-        let sv = flow.as_ref().map(|fc| fc.stream).unwrap_or_default();
-        if sv.data.is_none() && !sv.added {
+        if sv.data.is_none() && !sv.added || sv.no_payload {
+            // Suricata runs no payload prefilter engine (packet or stream) on a packet
+            // with PKT_NOPAYLOAD_INSPECTION: only the signatures without a fast pattern
+            // (the always-candidates, here from an empty payload) may still inspect the
+            // stream data
             self.prefilter.candidates(&key, &mut self.cand);
         } else {
             // Suricata's PrefilterPktStream and PrefilterPktPayload: stream signatures are

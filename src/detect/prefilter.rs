@@ -1101,6 +1101,15 @@ impl Prefilter {
         };
         match stream {
             Some(bufs) if scan_stream => {
+                // stream data ready but empty (nothing acknowledged past the progress):
+                // still the signatures without a fast pattern
+                if bufs.is_empty() {
+                    let none = Hay {
+                        orig: &[],
+                        folded: &[],
+                    };
+                    g.stream.visit(none, pats, &mut found);
+                }
                 for b in bufs {
                     let (f, r) = rest.split_at(b.len());
                     rest = r;

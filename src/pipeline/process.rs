@@ -241,6 +241,7 @@ impl Processor {
                             }),
                             added: r.stream_add,
                             pseudo: false,
+                            no_payload: r.no_payload,
                         },
                     }
                 });
@@ -442,6 +443,7 @@ fn flush_flow(
                 }),
                 added: false,
                 pseudo: true,
+                no_payload: ssn.no_payload,
             },
         };
         engine.inspect(&p, Some(fctx), alerts);

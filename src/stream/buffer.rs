@@ -10,6 +10,7 @@
 use super::pool::{BlockPool, BLOCK, NONE};
 use super::StreamStats;
 use crate::applayer::http::HttpFramer;
+use crate::applayer::tls::TlsFramer;
 
 /// Disjoint covered ranges kept per stream: more holes than this and the segment that
 /// would add one is dropped (counted with `tcp.segment_memcap_drop`).
@@ -48,6 +49,14 @@ pub struct StreamBuf {
     pub trigger_raw: bool,
     /// HTTP message framing of this direction (when the session is HTTP).
     pub http: HttpFramer,
+    /// TLS record framing of this direction (when the session is TLS).
+    pub tls: TlsFramer,
+    /// No more raw inspection (Suricata's STREAMTCP_STREAM_FLAG_DISABLE_RAW), and its
+    /// announcement, which takes effect once the stream's next raw inspection is done
+    /// (STREAMTCP_STREAM_FLAG_NEW_RAW_DISABLED, turned into the former by
+    /// StreamReassembleRawUpdateProgress).
+    pub raw_disabled: bool,
+    pub new_raw_disabled: bool,
 }
 
 /// What happened to a segment offered to the stream.
@@ -95,6 +104,9 @@ impl Default for StreamBuf {
             app_progress: 0,
             trigger_raw: false,
             http: HttpFramer::default(),
+            tls: TlsFramer::default(),
+            raw_disabled: false,
+            new_raw_disabled: false,
         }
     }
 }
@@ -397,6 +409,7 @@ impl StreamBuf {
     /// After detection ran on the stream: move the raw progress and release what is
     /// behind it (Suricata's StreamReassembleRawUpdateProgress).
     pub fn set_raw_progress(&mut self, pool: &mut BlockPool, progress: u64) {
+        self.raw_disabled |= self.new_raw_disabled;
         if progress == 0 {
             self.trigger_raw = false;
         }
@@ -404,13 +417,36 @@ impl StreamBuf {
             return;
         }
         self.trigger_raw = false;
+        self.release_before(pool, progress);
+    }
+
+    /// With raw inspection over (`raw_disabled`), only the app layer still reads the
+    /// stream: what it has parsed (`app_progress`, or all that was acknowledged once it
+    /// stopped: `app_active` false) is released, as Suricata prunes by the app progress
+    /// alone then. Without this the data would pile up to the stream's depth.
+    pub fn release_uninspected(&mut self, pool: &mut BlockPool, app_active: bool) {
+        if !self.raw_disabled {
+            return;
+        }
+        let upto = if app_active {
+            self.app_progress
+        } else {
+            self.last_ack_abs().min(self.right_edge)
+        };
+        if upto > self.raw_progress {
+            self.release_before(pool, upto);
+        }
+    }
+
+    /// Moves the raw progress to `progress` and releases the blocks and forgets the ranges
+    /// wholly before it.
+    fn release_before(&mut self, pool: &mut BlockPool, progress: u64) {
         self.raw_progress = progress;
         while self.head != NONE && pool.offset(self.head) + BLOCK as u64 <= progress {
             let b = self.head;
             self.head = pool.next(b);
             pool.release(b);
         }
-        // forget ranges wholly inspected
         let mut k = 0;
         for i in 0..self.nranges as usize {
             if self.ranges[i].1 > progress {

@@ -95,10 +95,17 @@ impl StreamEngine {
             return false;
         }
         let s = ssn.stream(dir);
-        if !s.has_uninspected() {
+        if s.raw_disabled || !s.has_uninspected() {
             return false;
         }
-        if s.depth_reached || s.trigger_raw || ssn.state > SsnState::TimeWait || pseudo {
+        // Suricata's STREAMTCP_STREAM_FLAG_FLUSH_FLAGS (depth reached, app-layer trigger,
+        // raw inspection about to end), its states past TIME_WAIT, and pseudo packets
+        if s.depth_reached
+            || s.trigger_raw
+            || s.new_raw_disabled
+            || ssn.state > SsnState::TimeWait
+            || pseudo
+        {
             return true;
         }
         let chunk = match dir {

@@ -15,6 +15,7 @@ use super::buffer::{Insert, StreamBuf};
 use super::pool::BlockPool;
 use super::StreamEngine;
 use crate::applayer::http::{self, HttpFramer};
+use crate::applayer::tls::{self, TlsFramer};
 use crate::decode::packet::tcpflag::*;
 use crate::decode::TcpHdr;
 use crate::flow::Direction;
@@ -36,12 +37,18 @@ pub enum SsnState {
     Closed,
 }
 
-/// What the app-layer made of the session (only HTTP matters to raw inspection).
+/// What the app-layer made of the session (HTTP and TLS matter to raw inspection).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum App {
     #[default]
     Unknown,
     Http,
+    /// TLS, with what its records showed so far: the ClientHello offered early data, the
+    /// ServerHello came.
+    Tls {
+        early_data: bool,
+        server_hello: bool,
+    },
     Other,
 }
 
@@ -87,6 +94,10 @@ pub struct TcpSession {
     /// The sides that sent a packet with flags once the session existed (1: the client,
     /// 2: the server; Suricata's per-stream `tcp_flags`).
     sent: u8,
+    /// The flow's payloads are no longer inspected (Suricata's FLOW_NOPAYLOAD_INSPECTION,
+    /// set by TLS application data: see `applayer::tls`): from the next packet on, for
+    /// the packet's payload; each stream's raw data after its next inspection.
+    pub no_payload: bool,
 }
 
 impl TcpSession {
@@ -255,7 +266,19 @@ impl TcpSession {
             other.update_ack(t.ack);
             // Suricata's app-layer sees a direction's data once the other side
             // acknowledged it (IDS mode)
-            app_update(&mut self.app, other, &eng.pool, dir == Direction::ToClient);
+            if app_update(&mut self.app, other, &eng.pool, dir == Direction::ToClient)
+                && !self.no_payload
+            {
+                // Suricata's StreamTcpSetDisableRawReassemblyFlag on both streams
+                self.no_payload = true;
+                own.new_raw_disabled = true;
+                other.new_raw_disabled = true;
+            }
+        }
+        if self.no_payload {
+            let app_active = matches!(self.app, App::Http | App::Tls { .. });
+            own.release_uninspected(&mut eng.pool, app_active);
+            other.release_uninspected(&mut eng.pool, app_active);
         }
         let mut added = false;
         if len > 0 {
@@ -304,37 +327,51 @@ impl TcpSession {
     }
 }
 
-/// Feed the app-layer the acknowledged data of `s` (the client's when `client`). HTTP is
-/// recognised from the client's first bytes; each request or response the framer
-/// completes triggers raw inspection of that direction, as libhtp's completion callbacks
-/// do in Suricata. A hole, or data already released, ends app-layer parsing.
-fn app_update(app: &mut App, s: &mut StreamBuf, pool: &BlockPool, client: bool) {
+/// Feed the app-layer the acknowledged data of `s` (the client's when `client`). HTTP and
+/// TLS are recognised from the client's first bytes. Each request or response the HTTP
+/// framer completes, and each TLS record, triggers raw inspection of that direction, as
+/// libhtp's completion callbacks and Suricata's SSL parser do. A hole, data already
+/// released, or a TLS record Suricata's parser rejects ends app-layer parsing. Returns
+/// whether TLS application data ends payload inspection (see `applayer::tls`).
+fn app_update(app: &mut App, s: &mut StreamBuf, pool: &BlockPool, client: bool) -> bool {
     let end = s.last_ack_abs().min(s.right_edge);
     if *app == App::Other || end <= s.app_progress {
-        return;
+        return false;
     }
     if s.raw_progress > s.app_progress {
         *app = App::Other;
-        return;
+        return false;
     }
     if *app == App::Unknown {
         if !client || s.app_progress != 0 {
-            return;
+            return false;
         }
         let mut head = [0u8; 16];
         let n = (s.contiguous_end(0).min(end) as usize).min(head.len());
         s.read(pool, 0, &mut head[..n]);
-        match http::is_request_start(&head[..n]) {
-            Some(true) => *app = App::Http,
-            Some(false) => {
-                *app = App::Other;
-                return;
-            }
-            None => return,
+        let found = match (
+            tls::is_client_start(&head[..n]),
+            http::is_request_start(&head[..n]),
+        ) {
+            (Some(true), _) => App::Tls {
+                early_data: false,
+                server_hello: false,
+            },
+            (_, Some(true)) => App::Http,
+            (Some(false), Some(false)) => App::Other,
+            _ => return false,
+        };
+        *app = found;
+        if found == App::Other {
+            return false;
         }
     }
     if s.app_progress == 0 {
         s.http = HttpFramer::new(!client);
+        s.tls = TlsFramer::new(!client);
+    }
+    if let App::Tls { .. } = app {
+        return tls_update(app, s, pool, end);
     }
     let mut buf = [0u8; 512];
     let mut done = 0;
@@ -352,6 +389,55 @@ fn app_update(app: &mut App, s: &mut StreamBuf, pool: &BlockPool, client: bool) 
     if done > 0 {
         s.trigger_raw = true;
     }
+    false
+}
+
+/// `app_update` for a TLS session: the records of `s` up to `end`, reading only what the
+/// framer needs (record headers, the hellos) and passing over record bodies.
+fn tls_update(app: &mut App, s: &mut StreamBuf, pool: &BlockPool, end: u64) -> bool {
+    let App::Tls {
+        early_data,
+        server_hello,
+    } = app
+    else {
+        return false;
+    };
+    let mut buf = [0u8; 512];
+    let mut app_data = false;
+    let mut records = 0;
+    while s.app_progress < end && !s.tls.failed() {
+        let stop = s.contiguous_end(s.app_progress).min(end);
+        if stop <= s.app_progress {
+            *app = App::Other;
+            return false;
+        }
+        let avail = stop - s.app_progress;
+        let k = s.tls.skippable(avail);
+        let seen = if k > 0 {
+            s.app_progress += k;
+            s.tls.skip(k)
+        } else {
+            let n = (avail as usize).min(buf.len());
+            s.read(pool, s.app_progress, &mut buf[..n]);
+            let mut seen = tls::Seen::default();
+            s.app_progress += s.tls.feed(&buf[..n], &mut seen) as u64;
+            seen
+        };
+        records += seen.records;
+        *early_data |= seen.early_data;
+        *server_hello |= seen.server_hello;
+        // 0-RTT data before the ServerHello does not end the handshake (SSLv3Decode)
+        let handshake_done = *server_hello || !*early_data;
+        app_data |= seen.app_data && handshake_done;
+    }
+    if records > 0 {
+        s.trigger_raw = true;
+    }
+    if s.tls.failed() {
+        // Suricata's parser error disables the app layer for the flow
+        *app = App::Other;
+    }
+    app_data
 }
 
 /// The closing part of Suricata's state machine (who sent FIN, who acknowledged it).
