@@ -71,8 +71,6 @@ pub struct Seen {
     pub server_hello: bool,
     /// The ClientHello offers early data (0-RTT).
     pub early_data: bool,
-    /// A record Suricata's parser rejects: the walk stops.
-    pub error: bool,
 }
 
 /// One direction's record walk.
@@ -146,7 +144,7 @@ impl TlsFramer {
                 self.hdr_len += k as u8;
                 at += k;
                 if usize::from(self.hdr_len) == HDR {
-                    self.header(seen);
+                    self.header();
                 }
                 continue;
             }
@@ -170,7 +168,7 @@ impl TlsFramer {
     }
 
     /// A complete record header (SSLv3ParseRecord and SSLv3Decode's checks).
-    fn header(&mut self, seen: &mut Seen) {
+    fn header(&mut self) {
         let [ctype, v0, v1, l0, l1] = self.hdr;
         let len = u32::from(u16::from_be_bytes([l0, l1]));
         let first = !self.started;
@@ -181,7 +179,6 @@ impl TlsFramer {
         let short_handshake = ctype == HANDSHAKE && len < 4;
         if !known || len == 0 || len > RECORD_MAX || bad_version || short_handshake {
             self.failed = true;
-            seen.error = true;
             return;
         }
         self.ctype = ctype;
@@ -336,7 +333,6 @@ mod tests {
             t.app_data |= s.app_data;
             t.server_hello |= s.server_hello;
             t.early_data |= s.early_data;
-            t.error |= s.error;
         };
         while at < data.len() && !f.failed() {
             let k = f.skippable((data.len() - at) as u64) as usize;
@@ -359,9 +355,10 @@ mod tests {
         for step in [1, 2, 3, 7, 512] {
             let mut c = client_hello(true);
             c.extend(record(APPLICATION_DATA, b"0-rtt"));
-            let s = walk(&mut TlsFramer::new(false), &c, step);
+            let mut f = TlsFramer::new(false);
+            let s = walk(&mut f, &c, step);
             assert_eq!(
-                (s.records, s.early_data, s.app_data, s.error),
+                (s.records, s.early_data, s.app_data, f.failed()),
                 (2, true, true, false)
             );
             let s = walk(&mut TlsFramer::new(false), &client_hello(false), step);
@@ -395,8 +392,9 @@ mod tests {
             vec![23, 9, 9, 0, 1, 0],       // first record with an invalid version
         ];
         for b in bad {
-            let s = walk(&mut TlsFramer::new(false), &b, 512);
-            assert!(s.error && !s.app_data, "{b:?}");
+            let mut f = TlsFramer::new(false);
+            let s = walk(&mut f, &b, 512);
+            assert!(f.failed() && !s.app_data, "{b:?}");
         }
         assert_eq!(is_client_start(b"\x16\x03\x01\x00"), Some(true));
         assert_eq!(is_client_start(b"\x16\x03\x04"), Some(false));
