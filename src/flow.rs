@@ -285,47 +285,51 @@ impl AppProto {
 }
 
 #[derive(Debug, Clone)]
+#[repr(C, align(64))]
 pub struct Flow {
+    // What every packet of the flow reads or writes comes first, in the first three cache
+    // lines of the (line-aligned) slot: the lookup's key, then the per-packet state.
     pub key: FlowKey,
-    pub id: u64,
-    pub client: (IpAddr, u16),
-    pub server: (IpAddr, u16),
-    pub proto: u8,
-    pub start: Timestamp,
     pub last: Timestamp,
     pub pkts_toserver: u64,
     pub pkts_toclient: u64,
     pub bytes_toserver: u64,
     pub bytes_toclient: u64,
-    pub state: FlowState,
-    /// IP-only rules were already inspected in this direction.
-    pub iponly_toserver: bool,
-    pub iponly_toclient: bool,
-    /// A pass rule matched for the whole flow: no more inspection.
-    pub pass: bool,
-    pub alerted: bool,
-    /// The flow's application protocol (Suricata's `alproto`), and what detection found in
-    /// each direction (`alproto_ts`, `alproto_tc`). UDP only today (`applayer`).
-    pub app: AppProto,
-    pub app_ts: AppProto,
-    pub app_tc: AppProto,
+    pub client: (IpAddr, u16),
+    lru: u32,
+    /// The TCP session as the stream engine tracks it (reassembly): an index into the
+    /// table's session store, `NO_SESSION` until the stream engine first sees a packet
+    /// of the flow (never for other protocols, or with the stream off). Kept out of the
+    /// slot so that a flow without one keeps a small slot.
+    ssn: u32,
     pub tcp: TcpState,
+    pub state: FlowState,
     /// The directions a FIN was seen in (1: to server, 2: to client): both, and the flow
     /// times out as closed (Suricata's LAST_ACK and TIME_WAIT make the flow CLOSED).
     pub fins: u8,
+    /// A pass rule matched for the whole flow: no more inspection.
+    pub pass: bool,
     pub tcp_client: TcpSide,
     pub tcp_server: TcpSide,
     /// A packet was seen in each direction (ICMP errors do not count).
     seen_toserver: bool,
     seen_toclient: bool,
+    /// IP-only rules were already inspected in this direction.
+    pub iponly_toserver: bool,
+    pub iponly_toclient: bool,
+    pub alerted: bool,
+    pub proto: u8,
+    /// The flow's application protocol (Suricata's `alproto`), and what detection found in
+    /// each direction (`alproto_ts`, `alproto_tc`). UDP only today (`applayer`).
+    pub app: AppProto,
+    // Read when the flow starts and ends, or by some rules.
+    pub app_ts: AppProto,
+    pub app_tc: AppProto,
+    pub id: u64,
+    pub start: Timestamp,
+    pub server: (IpAddr, u16),
     /// Flowbits (indexes assigned by the detection engine).
     pub bits: FlowBits,
-    /// The TCP session as the stream engine tracks it (reassembly): an index into the
-    /// table's session store, `NO_SESSION` until the stream engine first sees a packet
-    /// of the flow (never for other protocols, or with the stream off). Kept out of the
-    /// slot so that a flow without one takes 352 bytes rather than 824.
-    ssn: u32,
-    lru: u32,
 }
 
 impl Flow {
