@@ -139,15 +139,6 @@ impl<R: Read> PcapReader<R> {
         self.truncated
     }
 
-    fn u32_at(&self, b: &[u8], i: usize) -> u32 {
-        let b = [b[i], b[i + 1], b[i + 2], b[i + 3]];
-        if self.big_endian {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        }
-    }
-
     /// The next record; `Ok(None)` at the end (see `truncated` for an incomplete last record).
     /// The frame's bytes are in place in the input's window.
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
@@ -167,14 +158,22 @@ impl<R: Read> PcapReader<R> {
             self.done = true;
             return Ok(None);
         }
-        let hdr = self.input.peek(hl);
-        let (secs, frac, caplen, orig_len) = (
-            self.u32_at(hdr, 0),
-            self.u32_at(hdr, 4),
-            self.u32_at(hdr, 8),
-            self.u32_at(hdr, 12),
-        );
-        self.input.consume(hl);
+        // every variant starts with these four fields (the modified format's 8 more bytes
+        // follow); read from a fixed-size array, so without a bounds check each
+        let Some(&hdr) = self.input.peek(hl).first_chunk::<16>() else {
+            self.done = true;
+            return Ok(None);
+        };
+        let big = self.big_endian;
+        let field = |i: usize| {
+            let v = u32::from_le_bytes([hdr[i], hdr[i + 1], hdr[i + 2], hdr[i + 3]]);
+            if big {
+                v.swap_bytes()
+            } else {
+                v
+            }
+        };
+        let (secs, frac, caplen, orig_len) = (field(0), field(4), field(8), field(12));
         if caplen > MAX_CAPLEN {
             let e = self.input.error(
                 start,
@@ -185,20 +184,28 @@ impl<R: Read> PcapReader<R> {
             );
             return self.fail(e);
         }
-        // A fraction beyond one second (broken writers) carries into the seconds.
         let frac_ns = if self.nanos {
             u64::from(frac)
         } else {
             u64::from(frac) * 1000
         };
-        let ts = Timestamp {
-            secs: i64::from(secs) + (frac_ns / 1_000_000_000) as i64,
-            nanos: (frac_ns % 1_000_000_000) as u32,
+        let ts = if frac_ns < 1_000_000_000 {
+            Timestamp {
+                secs: i64::from(secs),
+                nanos: frac_ns as u32,
+            }
+        } else {
+            // a fraction beyond one second (broken writers) carries into the seconds
+            Timestamp {
+                secs: i64::from(secs) + (frac_ns / 1_000_000_000) as i64,
+                nanos: (frac_ns % 1_000_000_000) as u32,
+            }
         };
         let link = self.link;
-        let caplen = caplen as usize;
-        match self.input.ensure(caplen) {
-            Ok(k) if k < caplen => {
+        // the header and the captured bytes, taken in one step
+        let len = hl + caplen as usize;
+        match self.input.ensure(len) {
+            Ok(k) if k < len => {
                 self.truncated = Some(start);
                 self.done = true;
                 return Ok(None);
@@ -206,7 +213,7 @@ impl<R: Read> PcapReader<R> {
             Ok(_) => {}
             Err(e) => return self.fail(e),
         }
-        let data = self.input.take(caplen)?;
+        let data = self.input.take(len)?.get(hl..).unwrap_or_default();
         Ok(Some(Frame {
             ts,
             link,
