@@ -812,7 +812,17 @@ impl FlowTable {
     /// `SWEEP_STEP` slots per call, and removes the flows idle longer than their timeout
     /// (counted in `timeouts`). True when it stopped at a removed flow whose streams need
     /// their end-of-flow inspection: take it with `retired`, `drop_retired`, and call again.
+    #[inline]
     pub fn sweep(&mut self, now: Timestamp) -> bool {
+        // called before every packet: mostly there is nothing to do
+        if !self.sweeping && now.secs < self.sweep_next {
+            return false;
+        }
+        self.sweep_step(now)
+    }
+
+    #[inline(never)]
+    fn sweep_step(&mut self, now: Timestamp) -> bool {
         if !self.sweeping {
             if self.sweep_next == i64::MIN {
                 self.sweep_next = now.secs.saturating_add(SWEEP_EVERY_SECS);
