@@ -1124,6 +1124,7 @@ fn udp_app_detect(f: &mut Flow, dir: Direction, sp: u16, dp: u16, payload: &[u8]
     }
 }
 
+#[inline(always)]
 fn tcp_track(f: &mut Flow, dir: Direction, t: &crate::decode::TcpHdr, len: u32, pickup: Pickup) {
     use crate::decode::packet::tcpflag::*;
     let syn = t.flags & SYN != 0;
