@@ -896,6 +896,10 @@ pub struct Engine {
     sigs: Vec<Signature>,
     /// Some signature reads the TCP stream (see `uses_stream`).
     uses_stream: bool,
+    /// By protocol bucket (`prefilter::bucket_of`): some signature may match a packet of
+    /// it (an IP-only one, or a prefilter candidate). Heartbeat rules only: the TCP and UDP
+    /// packets that are most of the traffic skip detection at once.
+    inspects: [bool; prefilter::BUCKETS],
     prefilter: Prefilter,
     /// IP-only signatures by the narrower of their address sides.
     iponly_by_src: AddrIndex,
@@ -1077,8 +1081,11 @@ impl Engine {
         let prefilter = Prefilter::build(sigs.len(), pf_sigs);
         let iponly_by_src = AddrIndex::build(&by_src);
         let iponly_by_dst = AddrIndex::build(&by_dst);
+        let any_iponly = !(iponly_always.is_empty() && by_src.is_empty() && by_dst.is_empty());
+        let inspects = std::array::from_fn(|b| any_iponly || prefilter.covers(b));
         Engine {
             uses_stream: sigs.iter().any(|s| s.req_stream),
+            inspects,
             prefilter,
             iponly_by_src,
             iponly_by_dst,
@@ -1215,77 +1222,82 @@ impl Engine {
                 return;
             }
         }
-        // IP-only signatures: once per flow direction (every packet when there is no flow).
-        let first_in_dir = match &mut flow {
-            Some(fc) => match fc.dir {
-                Direction::ToServer => !std::mem::replace(&mut fc.flow.iponly_toserver, true),
-                Direction::ToClient => !std::mem::replace(&mut fc.flow.iponly_toclient, true),
-            },
-            None => true,
-        };
-        if first_in_dir {
-            self.cand.clear();
-            self.cand.extend_from_slice(&self.iponly_always);
-            self.cand
-                .extend_from_slice(self.iponly_by_src.lookup(ip.src));
-            self.cand
-                .extend_from_slice(self.iponly_by_dst.lookup(ip.dst));
-            // bidirectional IP-only signatures are indexed under both sides
-            for &i in self
-                .iponly_by_src
-                .lookup(ip.dst)
-                .iter()
-                .chain(self.iponly_by_dst.lookup(ip.src))
-            {
-                if self.sigs[i as usize].bidirectional {
-                    self.cand.push(i);
+        'sigs: {
+            if !self.inspects[prefilter::bucket_of(ip.proto)] {
+                break 'sigs;
+            }
+            // IP-only signatures: once per flow direction (every packet when there is no flow).
+            let first_in_dir = match &mut flow {
+                Some(fc) => match fc.dir {
+                    Direction::ToServer => !std::mem::replace(&mut fc.flow.iponly_toserver, true),
+                    Direction::ToClient => !std::mem::replace(&mut fc.flow.iponly_toclient, true),
+                },
+                None => true,
+            };
+            if first_in_dir {
+                self.cand.clear();
+                self.cand.extend_from_slice(&self.iponly_always);
+                self.cand
+                    .extend_from_slice(self.iponly_by_src.lookup(ip.src));
+                self.cand
+                    .extend_from_slice(self.iponly_by_dst.lookup(ip.dst));
+                // bidirectional IP-only signatures are indexed under both sides
+                for &i in self
+                    .iponly_by_src
+                    .lookup(ip.dst)
+                    .iter()
+                    .chain(self.iponly_by_dst.lookup(ip.src))
+                {
+                    if self.sigs[i as usize].bidirectional {
+                        self.cand.push(i);
+                    }
+                }
+                self.cand.sort_unstable();
+                self.cand.dedup();
+                for k in 0..self.cand.len() {
+                    let i = self.cand[k];
+                    Self::eval(&self.sigs, &mut self.xbits, i, p, &mut flow, out);
                 }
             }
-            self.cand.sort_unstable();
-            self.cand.dedup();
+            let sv = flow.as_ref().map(|fc| fc.stream).unwrap_or_default();
+            let key = PacketKey {
+                proto: ip.proto,
+                to_server: flow.as_ref().map(|fc| fc.dir == Direction::ToServer),
+                ports: match p.l4 {
+                    L4::Tcp(t) => Some((t.src_port, t.dst_port)),
+                    L4::Udp(u) => Some((u.src_port, u.dst_port)),
+                    _ => None,
+                },
+                payload: sv.payload(p),
+            };
+            if sv.data.is_none() && !sv.added || sv.no_payload {
+                // Suricata runs no payload prefilter engine (packet or stream) on a packet
+                // with PKT_NOPAYLOAD_INSPECTION: only the signatures without a fast pattern
+                // (the always-candidates, here from an empty payload) may still inspect the
+                // stream data
+                self.prefilter.candidates(&key, &mut self.cand);
+            } else {
+                // Suricata's PrefilterPktStream and PrefilterPktPayload: stream signatures are
+                // found in the stream data, signatures requiring the packet in the packet.
+                let mut bufs: [&[u8]; crate::stream::MAX_CHUNKS] = [&[]; crate::stream::MAX_CHUNKS];
+                let mut n = 0;
+                if let Some(sd) = sv.data {
+                    for c in sd.pieces() {
+                        bufs[n] = c;
+                        n += 1;
+                    }
+                }
+                self.prefilter
+                    .candidates_stream(&key, &bufs[..n], &mut self.cand);
+            }
             for k in 0..self.cand.len() {
                 let i = self.cand[k];
                 Self::eval(&self.sigs, &mut self.xbits, i, p, &mut flow, out);
             }
-        }
-        let sv = flow.as_ref().map(|fc| fc.stream).unwrap_or_default();
-        let key = PacketKey {
-            proto: ip.proto,
-            to_server: flow.as_ref().map(|fc| fc.dir == Direction::ToServer),
-            ports: match p.l4 {
-                L4::Tcp(t) => Some((t.src_port, t.dst_port)),
-                L4::Udp(u) => Some((u.src_port, u.dst_port)),
-                _ => None,
-            },
-            payload: sv.payload(p),
-        };
-        if sv.data.is_none() && !sv.added || sv.no_payload {
-            // Suricata runs no payload prefilter engine (packet or stream) on a packet
-            // with PKT_NOPAYLOAD_INSPECTION: only the signatures without a fast pattern
-            // (the always-candidates, here from an empty payload) may still inspect the
-            // stream data
-            self.prefilter.candidates(&key, &mut self.cand);
-        } else {
-            // Suricata's PrefilterPktStream and PrefilterPktPayload: stream signatures are
-            // found in the stream data, signatures requiring the packet in the packet.
-            let mut bufs: [&[u8]; crate::stream::MAX_CHUNKS] = [&[]; crate::stream::MAX_CHUNKS];
-            let mut n = 0;
-            if let Some(sd) = sv.data {
-                for c in sd.pieces() {
-                    bufs[n] = c;
-                    n += 1;
-                }
+            if !out.hits.is_empty() {
+                out.hits.sort_unstable();
+                self.finalize(ip.src, ip.dst, p.ts, &mut flow, out);
             }
-            self.prefilter
-                .candidates_stream(&key, &bufs[..n], &mut self.cand);
-        }
-        for k in 0..self.cand.len() {
-            let i = self.cand[k];
-            Self::eval(&self.sigs, &mut self.xbits, i, p, &mut flow, out);
-        }
-        if !out.hits.is_empty() {
-            out.hits.sort_unstable();
-            self.finalize(ip.src, ip.dst, p.ts, &mut flow, out);
         }
         // Suricata's TagHandlePacket, after the alerts (and the tags they set)
         if !self.tags.is_empty() {

@@ -1032,6 +1032,16 @@ impl Prefilter {
         }
     }
 
+    /// Whether any signature is a candidate for some packet of `bucket` (`bucket_of`):
+    /// without one, a packet of that protocol has no candidates whatever its direction,
+    /// ports and payload (Suricata: no signature group head for it).
+    pub fn covers(&self, bucket: usize) -> bool {
+        self.table.get(bucket).is_some_and(|row| {
+            row.iter()
+                .any(|dg| dg.portless.is_some() || !dg.by_port.starts.is_empty())
+        })
+    }
+
     /// Candidates for a packet whose payload is not part of a TCP stream: every signature
     /// whose fast pattern is in the payload (or that has none). Ascending.
     pub fn candidates(&mut self, k: &PacketKey<'_>, out: &mut Vec<u32>) {
