@@ -1539,6 +1539,52 @@ mod tests {
         assert_eq!(run(&mut e, &mut flows, &rep), vec![2]);
     }
 
+    /// A packet of a protocol no signature can match leaves detection at once, and only
+    /// then: an `ip` signature, or any IP-only one, keeps every protocol inspected.
+    #[test]
+    fn protocols_without_signatures_skip_detection() {
+        let skips = |rules: &[&str]| {
+            let e = Engine::new(
+                rules.iter().map(|r| rule(r, vec![])).collect(),
+                &Classifications::default(),
+            );
+            e.inspects
+        };
+        let (tcp, udp, icmp) = (
+            prefilter::bucket_of(6),
+            prefilter::bucket_of(17),
+            prefilter::bucket_of(1),
+        );
+        let only_icmp = skips(&["alert icmp any any -> any any (itype:8; content:\"hb\"; sid:1;)"]);
+        assert!(only_icmp[icmp] && !only_icmp[tcp] && !only_icmp[udp]);
+        let any_ip = skips(&["alert ip any any -> any any (content:\"x\"; sid:1;)"]);
+        assert!(any_ip.iter().all(|&b| b));
+        let ip_only = skips(&[
+            "alert icmp any any -> any any (itype:8; sid:1;)",
+            "alert ip 10.0.0.1 any -> any any (sid:2;)",
+        ]);
+        assert!(ip_only.iter().all(|&b| b));
+
+        // and the IP-only signature still alerts on a packet of a protocol no other
+        // signature names
+        let mut e = Engine::new(
+            vec![
+                rule("alert icmp any any -> any any (itype:8; sid:1;)", vec![]),
+                rule("alert ip 10.0.0.9 any -> any any (sid:2;)", vec![]),
+            ],
+            &Classifications::default(),
+        );
+        let mut p = icmp_packet("10.0.0.9", "10.0.0.2", 0, b"");
+        if let Some(ip) = p.ip.as_mut() {
+            ip.proto = 17;
+        }
+        p.l4 = L4::None;
+        let mut out = PacketAlerts::new();
+        e.inspect(&p, None, &mut out);
+        let sids: Vec<u32> = out.iter().map(|h| e.sig(h).info.sid).collect();
+        assert_eq!(sids, vec![2]);
+    }
+
     /// Where the prefilter looks for a fast pattern in the packet payload: the window of
     /// its content (offset + depth, as `payload` applies them; a chop moves it), the one
     /// offset when depth is the content's length, the longest payload dsize admits.
