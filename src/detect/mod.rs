@@ -1222,87 +1222,97 @@ impl Engine {
                 return;
             }
         }
-        'sigs: {
-            if !self.inspects[prefilter::bucket_of(ip.proto)] {
-                break 'sigs;
-            }
-            // IP-only signatures: once per flow direction (every packet when there is no flow).
-            let first_in_dir = match &mut flow {
-                Some(fc) => match fc.dir {
-                    Direction::ToServer => !std::mem::replace(&mut fc.flow.iponly_toserver, true),
-                    Direction::ToClient => !std::mem::replace(&mut fc.flow.iponly_toclient, true),
-                },
-                None => true,
-            };
-            if first_in_dir {
-                self.cand.clear();
-                self.cand.extend_from_slice(&self.iponly_always);
-                self.cand
-                    .extend_from_slice(self.iponly_by_src.lookup(ip.src));
-                self.cand
-                    .extend_from_slice(self.iponly_by_dst.lookup(ip.dst));
-                // bidirectional IP-only signatures are indexed under both sides
-                for &i in self
-                    .iponly_by_src
-                    .lookup(ip.dst)
-                    .iter()
-                    .chain(self.iponly_by_dst.lookup(ip.src))
-                {
-                    if self.sigs[i as usize].bidirectional {
-                        self.cand.push(i);
-                    }
-                }
-                self.cand.sort_unstable();
-                self.cand.dedup();
-                for k in 0..self.cand.len() {
-                    let i = self.cand[k];
-                    Self::eval(&self.sigs, &mut self.xbits, i, p, &mut flow, out);
-                }
-            }
-            let sv = flow.as_ref().map(|fc| fc.stream).unwrap_or_default();
-            let key = PacketKey {
-                proto: ip.proto,
-                to_server: flow.as_ref().map(|fc| fc.dir == Direction::ToServer),
-                ports: match p.l4 {
-                    L4::Tcp(t) => Some((t.src_port, t.dst_port)),
-                    L4::Udp(u) => Some((u.src_port, u.dst_port)),
-                    _ => None,
-                },
-                payload: sv.payload(p),
-            };
-            if sv.data.is_none() && !sv.added || sv.no_payload {
-                // Suricata runs no payload prefilter engine (packet or stream) on a packet
-                // with PKT_NOPAYLOAD_INSPECTION: only the signatures without a fast pattern
-                // (the always-candidates, here from an empty payload) may still inspect the
-                // stream data
-                self.prefilter.candidates(&key, &mut self.cand);
-            } else {
-                // Suricata's PrefilterPktStream and PrefilterPktPayload: stream signatures are
-                // found in the stream data, signatures requiring the packet in the packet.
-                let mut bufs: [&[u8]; crate::stream::MAX_CHUNKS] = [&[]; crate::stream::MAX_CHUNKS];
-                let mut n = 0;
-                if let Some(sd) = sv.data {
-                    for c in sd.pieces() {
-                        bufs[n] = c;
-                        n += 1;
-                    }
-                }
-                self.prefilter
-                    .candidates_stream(&key, &bufs[..n], &mut self.cand);
-            }
-            for k in 0..self.cand.len() {
-                let i = self.cand[k];
-                Self::eval(&self.sigs, &mut self.xbits, i, p, &mut flow, out);
-            }
-            if !out.hits.is_empty() {
-                out.hits.sort_unstable();
-                self.finalize(ip.src, ip.dst, p.ts, &mut flow, out);
-            }
+        if self.inspects[prefilter::bucket_of(ip.proto)] {
+            self.match_signatures(p, &ip, &mut flow, out);
         }
         // Suricata's TagHandlePacket, after the alerts (and the tags they set)
         if !self.tags.is_empty() {
             let flow_id = flow.as_ref().map(|fc| fc.flow.id);
             out.tagged = self.tags.handle(ip.src, ip.dst, flow_id, p.ts, p.len);
+        }
+    }
+
+    /// The signatures `inspect` runs on a packet of a protocol some signature may match:
+    /// IP-only ones once per flow direction, then the prefilter's candidates; matches go
+    /// through `finalize`.
+    fn match_signatures(
+        &mut self,
+        p: &Packet<'_>,
+        ip: &crate::decode::IpHdr,
+        flow: &mut Option<FlowCtx<'_>>,
+        out: &mut PacketAlerts,
+    ) {
+        // IP-only signatures: once per flow direction (every packet when there is no flow).
+        let first_in_dir = match flow {
+            Some(fc) => match fc.dir {
+                Direction::ToServer => !std::mem::replace(&mut fc.flow.iponly_toserver, true),
+                Direction::ToClient => !std::mem::replace(&mut fc.flow.iponly_toclient, true),
+            },
+            None => true,
+        };
+        if first_in_dir {
+            self.cand.clear();
+            self.cand.extend_from_slice(&self.iponly_always);
+            self.cand
+                .extend_from_slice(self.iponly_by_src.lookup(ip.src));
+            self.cand
+                .extend_from_slice(self.iponly_by_dst.lookup(ip.dst));
+            // bidirectional IP-only signatures are indexed under both sides
+            for &i in self
+                .iponly_by_src
+                .lookup(ip.dst)
+                .iter()
+                .chain(self.iponly_by_dst.lookup(ip.src))
+            {
+                if self.sigs[i as usize].bidirectional {
+                    self.cand.push(i);
+                }
+            }
+            self.cand.sort_unstable();
+            self.cand.dedup();
+            for k in 0..self.cand.len() {
+                let i = self.cand[k];
+                Self::eval(&self.sigs, &mut self.xbits, i, p, flow, out);
+            }
+        }
+        let sv = flow.as_ref().map(|fc| fc.stream).unwrap_or_default();
+        let key = PacketKey {
+            proto: ip.proto,
+            to_server: flow.as_ref().map(|fc| fc.dir == Direction::ToServer),
+            ports: match p.l4 {
+                L4::Tcp(t) => Some((t.src_port, t.dst_port)),
+                L4::Udp(u) => Some((u.src_port, u.dst_port)),
+                _ => None,
+            },
+            payload: sv.payload(p),
+        };
+        if sv.data.is_none() && !sv.added || sv.no_payload {
+            // Suricata runs no payload prefilter engine (packet or stream) on a packet
+            // with PKT_NOPAYLOAD_INSPECTION: only the signatures without a fast pattern
+            // (the always-candidates, here from an empty payload) may still inspect the
+            // stream data
+            self.prefilter.candidates(&key, &mut self.cand);
+        } else {
+            // Suricata's PrefilterPktStream and PrefilterPktPayload: stream signatures are
+            // found in the stream data, signatures requiring the packet in the packet.
+            let mut bufs: [&[u8]; crate::stream::MAX_CHUNKS] = [&[]; crate::stream::MAX_CHUNKS];
+            let mut n = 0;
+            if let Some(sd) = sv.data {
+                for c in sd.pieces() {
+                    bufs[n] = c;
+                    n += 1;
+                }
+            }
+            self.prefilter
+                .candidates_stream(&key, &bufs[..n], &mut self.cand);
+        }
+        for k in 0..self.cand.len() {
+            let i = self.cand[k];
+            Self::eval(&self.sigs, &mut self.xbits, i, p, flow, out);
+        }
+        if !out.hits.is_empty() {
+            out.hits.sort_unstable();
+            self.finalize(ip.src, ip.dst, p.ts, flow, out);
         }
     }
 
