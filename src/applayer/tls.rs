@@ -34,15 +34,11 @@ const EXT_EARLY_DATA: u32 = 42;
 /// (its `|16 03 0X|` patterns, SSLv3 to TLS 1.2 record versions): Some(true/false), or
 /// None while fewer than three bytes are there.
 pub fn is_client_start(head: &[u8]) -> Option<bool> {
-    let want = [Some(HANDSHAKE), Some(3)];
-    for (i, w) in want.iter().enumerate() {
-        match head.get(i) {
-            Some(b) if Some(*b) != *w => return Some(false),
-            None => return None,
-            _ => {}
-        }
+    match *head {
+        [] | [HANDSHAKE] | [HANDSHAKE, 3] => None,
+        [HANDSHAKE, 3, minor, ..] => Some(minor <= 3),
+        _ => Some(false),
     }
-    head.get(2).map(|&v| v <= 3)
 }
 
 /// Suricata's TLSVersionValid.
@@ -264,17 +260,14 @@ impl HelloScan {
                 self.skip = 2 + 32;
                 self.field = SessionIdLen;
             }
-            SessionIdLen => {
+            // the session id, the cipher suites and the compression methods: passed over
+            SessionIdLen | CiphersLen | CompressionLen => {
                 self.skip = v;
-                self.field = CiphersLen;
-            }
-            CiphersLen => {
-                self.skip = v;
-                self.field = CompressionLen;
-            }
-            CompressionLen => {
-                self.skip = v;
-                self.field = ExtensionsLen;
+                self.field = match self.field {
+                    SessionIdLen => CiphersLen,
+                    CiphersLen => CompressionLen,
+                    _ => ExtensionsLen,
+                };
             }
             ExtensionsLen => {
                 self.ext_left = v;
