@@ -17,7 +17,7 @@
 //!
 //! Every distinct fast pattern is stored once (`Pattern`); groups refer to patterns by
 //! index. Buffers are lowercased once per packet (`Hay`) for all matchers: Teddy and
-//! the bit table search the folded bytes, and a case-sensitive pattern is compared with
+//! the bit tables search the folded bytes, and a case-sensitive pattern is compared with
 //! the bytes as captured.
 //!
 //! IP-only signatures are indexed by address (`AddrIndex`): sorted address intervals, each
@@ -250,6 +250,103 @@ impl Bigram {
     }
 }
 
+/// Long patterns found by testing one position in `stride` (Wu and Manber's sampling,
+/// over four-byte keys): a pattern of at least `stride + 3` bytes has a key at each of its
+/// offsets `0..stride`, so every occurrence puts one of them at a multiple of `stride`.
+/// The table holds the hashes of all those keys; at a sampled position whose key is in
+/// it, each pattern with that key at offset `j` is compared `j` bytes back.
+struct Sampled {
+    stride: usize,
+    bits: Box<QuadTable>,
+    /// (key, first index into `order`, end), sorted by the key's hash, then the key.
+    heads: Vec<(u32, u32, u32)>,
+    /// (slot, offset of the key in its pattern), grouped by key.
+    order: Vec<(u32, u32)>,
+}
+
+impl Sampled {
+    /// Over `idx` (slot indexes whose patterns have at least `stride + 3` bytes).
+    fn build(idx: &[u32], slots: &[Slot], patterns: &[Pattern], stride: usize) -> Sampled {
+        let mut keyed: Vec<(usize, u32, u32, u32)> = Vec::new();
+        for &i in idx {
+            let b = patterns[slots[i as usize].pat as usize]
+                .bytes
+                .to_ascii_lowercase();
+            for j in 0..stride {
+                let k = quad(&b, j);
+                keyed.push((quad_hash(k), k, i, j as u32));
+            }
+        }
+        keyed.sort_unstable();
+        keyed.dedup();
+        let mut heads: Vec<(u32, u32, u32)> = Vec::new();
+        let mut order = Vec::with_capacity(keyed.len());
+        let mut hashes = Vec::new();
+        for (h, k, i, j) in keyed {
+            let pos = order.len() as u32;
+            order.push((i, j));
+            match heads.last_mut() {
+                Some(last) if last.0 == k => last.2 = pos + 1,
+                _ => {
+                    heads.push((k, pos, pos + 1));
+                    hashes.push(h);
+                }
+            }
+        }
+        Sampled {
+            stride,
+            bits: Box::new(QuadTable::build(&hashes)),
+            heads,
+            order,
+        }
+    }
+}
+
+/// Per-byte costs of a pass, relative to a bit-table test at every byte: Slim Teddy (up
+/// to 32 patterns), Fat Teddy (up to 128), one memmem search. From the ET Open replay of
+/// mixed-1m (x86_64, AVX2): the bit table took 0.1% of the run per MB searched, Teddy
+/// 0.04% (Slim and Fat together). Slim at 0.25 or 0.5, or Fat at 0.45 or 0.8, moved the
+/// replay by less than the noise; taking Teddy for as dear as the table (so that every
+/// group with long patterns is sampled) made it 14% slower.
+const COST_TABLE: f32 = 1.0;
+const COST_SLIM: f32 = 0.35;
+const COST_FAT: f32 = 0.6;
+const COST_SINGLE: f32 = 0.1;
+/// The longest sampling stride: a pattern puts `stride` keys into the table, so a longer
+/// stride fills the table more and hits more often. On the ET Open replay of the first
+/// 100,000 packets of mixed-1m, 8 took 1.2% fewer instructions than 4 or 16.
+const STRIDE_MAX: usize = 8;
+
+/// The cost per byte of searching `n` patterns of 4 bytes or more in one pass (`n` ≤
+/// `BIGRAM_MAX`): memmem each, Teddy, or the bit table.
+fn pass_cost(n: usize) -> f32 {
+    match n {
+        0 => 0.0,
+        1..=SINGLES_MAX => n as f32 * COST_SINGLE,
+        _ if n <= 32 => COST_SLIM,
+        _ if n <= TEDDY_MAX_NEEDLES => COST_FAT,
+        _ => COST_TABLE,
+    }
+}
+
+/// The shortest length `l` of the patterns a `Sampled` table takes (stride `l - 3`; the
+/// shorter ones get a pass of their own), or None when one pass over all `lens` (≥ 4 each)
+/// costs less.
+fn sampling_split(lens: &[usize]) -> Option<usize> {
+    let mut best = (pass_cost(lens.len()), None);
+    for l in 5..=STRIDE_MAX + 3 {
+        let short = lens.iter().filter(|&&n| n < l).count();
+        if short == lens.len() {
+            break;
+        }
+        let cost = pass_cost(short) + COST_TABLE / (l - 3) as f32;
+        if cost < best.0 {
+            best = (cost, Some(l));
+        }
+    }
+    best.1
+}
+
 /// Most needles a Teddy searcher gets (the most aho-corasick's packed searcher takes);
 /// bigger groups use the bit table. On ET Open's to-client stream groups (92–152 patterns)
 /// one Fat Teddy pass up to 128 patterns, and the bit table above, took 11–16% less CPU
@@ -351,6 +448,8 @@ struct Matchers {
     always: Vec<u32>,
     singles: Vec<Single>,
     bigram: Option<Bigram>,
+    /// The long patterns, when sampling them costs less than one pass over them all.
+    sampled: Option<Sampled>,
     /// Teddy over the short patterns (2 or 3 bytes), when there are several.
     short: Option<Bigram>,
     /// Over the slots' patterns (case folded; verification checks case later).
@@ -401,7 +500,7 @@ impl Matchers {
                 rest.push(i as u32);
             }
         }
-        let (mut bigram, mut ac, mut ac_slots) = (None, None, Vec::new());
+        let (mut bigram, mut sampled, mut ac, mut ac_slots) = (None, None, None, Vec::new());
         if rest.len() > BIGRAM_MAX {
             let pats: Vec<&[u8]> = rest
                 .iter()
@@ -425,13 +524,31 @@ impl Matchers {
                 always.dedup();
             }
         } else if !rest.is_empty() {
-            bigram = Bigram::build(&rest, &slots, patterns, true);
+            let len = |i: &u32| pat(&slots[*i as usize]).bytes.len();
+            let lens: Vec<usize> = rest.iter().map(len).collect();
+            if let Some(l) = sampling_split(&lens) {
+                let (long, short): (Vec<u32>, Vec<u32>) = rest.iter().partition(|i| len(i) >= l);
+                sampled = Some(Sampled::build(&long, &slots, patterns, l - 3));
+                rest = short;
+            }
+            if rest.len() <= SINGLES_MAX {
+                for &i in &rest {
+                    let p = pat(&slots[i as usize]);
+                    singles.push(Single {
+                        slot: i,
+                        nocase: p.nocase,
+                        finder: memchr::memmem::Finder::new(&p.bytes[..]).into_owned(),
+                    });
+                }
+            } else {
+                bigram = Bigram::build(&rest, &slots, patterns, true);
+            }
         }
         // the short patterns in one Teddy pass of their own rather than one search each
         let shorts: Vec<u32> = singles
             .iter()
             .map(|s| s.slot)
-            .filter(|&i| !few && pat(&slots[i as usize]).bytes.len() >= 2)
+            .filter(|&i| !few && (2..=SHORT_PATTERN).contains(&pat(&slots[i as usize]).bytes.len()))
             .collect();
         let mut short = None;
         if shorts.len() >= 2 {
@@ -444,6 +561,7 @@ impl Matchers {
             always,
             singles,
             bigram,
+            sampled,
             short,
             ac,
             ac_slots,
@@ -495,6 +613,9 @@ impl Matchers {
         if let Some(b) = &self.bigram {
             self.scan(b, hay, patterns, found);
         }
+        if let Some(t) = &self.sampled {
+            self.scan_sampled(t, hay, patterns, found);
+        }
         if let Some(b) = &self.short {
             self.scan(b, hay, patterns, found);
         }
@@ -545,6 +666,50 @@ impl Matchers {
         }
     }
 
+    fn scan_sampled(&self, t: &Sampled, hay: Hay<'_>, patterns: &[Pattern], found: &mut Found<'_>) {
+        let f = hay.folded;
+        let mut at = 0;
+        while let Some(w) = f.get(at..at + 4) {
+            let k = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+            let h = quad_hash(k);
+            if t.bits.hit(h) {
+                self.verify_sampled(t, t.bits.heads(h), hay, at, k, patterns, found);
+            }
+            at += t.stride;
+        }
+    }
+
+    /// The key `k` at `at` is in `t`'s table: compare the patterns with that key (at
+    /// their offset of it) among `heads`.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn verify_sampled(
+        &self,
+        t: &Sampled,
+        heads: std::ops::Range<usize>,
+        hay: Hay<'_>,
+        at: usize,
+        k: u32,
+        patterns: &[Pattern],
+        found: &mut Found<'_>,
+    ) {
+        for &(key, lo, hi) in &t.heads[heads] {
+            if key != k {
+                continue;
+            }
+            for &(i, j) in &t.order[lo as usize..hi as usize] {
+                let Some(start) = at.checked_sub(j as usize) else {
+                    continue;
+                };
+                if self.slot_open(i, found)
+                    && hay.has_at(start, &patterns[self.slots[i as usize].pat as usize])
+                {
+                    self.take_slot(i, found);
+                }
+            }
+        }
+    }
+
     /// The key `k` (pair or quad) at `at` may start a pattern: compare the slots of those
     /// of `heads` with that key.
     #[inline(never)]
@@ -576,7 +741,7 @@ impl Matchers {
 
     fn describe(&self) -> String {
         format!(
-            "{} patterns ({} singles, {} short, {} teddy, {} bit table, {} AC), {} always",
+            "{} patterns ({} singles, {} short, {} teddy, {} bit table, {} sampled every {}, {} AC), {} always",
             self.slots.len(),
             self.singles.len(),
             self.short.as_ref().map_or(0, |b| b.order.len()),
@@ -590,6 +755,13 @@ impl Matchers {
                     0
                 }
             }),
+            self.sampled.as_ref().map_or(0, |t| {
+                let mut slots: Vec<u32> = t.order.iter().map(|o| o.0).collect();
+                slots.sort_unstable();
+                slots.dedup();
+                slots.len()
+            }),
+            self.sampled.as_ref().map_or(0, |t| t.stride),
             self.ac_slots.len(),
             self.always.len()
         )
@@ -1000,6 +1172,12 @@ impl Prefilter {
                         })
                         .sum::<usize>()
                     + m.ac.as_ref().map_or(0, |a| a.memory_usage())
+                    + m.sampled.as_ref().map_or(0, |t| {
+                        16384
+                            + t.bits.first.capacity() * 4
+                            + t.heads.capacity() * 12
+                            + t.order.capacity() * 8
+                    })
             };
             let total: usize = groups
                 .iter()
@@ -1505,6 +1683,73 @@ mod tests {
                 } else {
                     assert_eq!(out, want, "{count} patterns, payload {hay:?}");
                 }
+            }
+        }
+    }
+
+    /// Groups of long patterns, which a `Sampled` table finds by testing every stride-th
+    /// position only (with Teddy, singles or nothing for their shorter ones), name every
+    /// signature whose pattern occurs, wherever it starts, and no other.
+    #[test]
+    fn sampled_patterns_agree_with_brute_force() {
+        let mut next = xorshift(0x5851_f42d_4c95_7f2d);
+        let alphabet = b"aAbBcC\x00|";
+        for count in [3usize, 20, 60, 200, 1000] {
+            let mut fps: Vec<(Vec<u8>, bool)> = Vec::new();
+            let sigs: Vec<PrefilterSig> = (0..count as u32)
+                .map(|i| {
+                    // mostly long, as ET Open's are
+                    let len = if next() % 8 == 0 {
+                        4 + (next() % 4) as usize
+                    } else {
+                        8 + (next() % 16) as usize
+                    };
+                    let p = draw(&mut next, alphabet, len);
+                    let nocase = next() % 2 == 0;
+                    fps.push((p.clone(), nocase));
+                    any_port_sig(i, p, nocase, (None, None), true)
+                })
+                .collect();
+            let mut pf = Prefilter::build(count, sigs);
+            let strides: Vec<usize> = pf
+                .groups
+                .iter()
+                .filter_map(|g| g.stream.anywhere.sampled.as_ref())
+                .map(|t| t.stride)
+                .collect();
+            // (with fewer patterns, one Teddy pass can cost less)
+            assert!(
+                count < 60 || strides.iter().any(|&s| s > 1),
+                "{count} patterns: not sampled"
+            );
+            let mut out = Vec::new();
+            for _ in 0..300 {
+                let len = (next() % 300) as usize;
+                let mut hay = draw(&mut next, alphabet, len);
+                // plant some patterns (case flipped at random) at any offset
+                for _ in 0..next() % 4 {
+                    let (p, _) = &fps[(next() % count as u64) as usize];
+                    if p.len() <= hay.len() {
+                        let at = (next() % (hay.len() - p.len() + 1) as u64) as usize;
+                        for (h, &c) in hay[at..].iter_mut().zip(p) {
+                            *h = if next() % 2 == 0 && c.is_ascii_alphabetic() {
+                                c ^ 0x20
+                            } else {
+                                c
+                            };
+                        }
+                    }
+                }
+                candidates_for(&mut pf, &hay, &mut out);
+                let want: Vec<u32> = fps
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (p, nocase))| {
+                        (0..hay.len()).any(|s| occurs_at(&hay, p, *nocase, s))
+                    })
+                    .map(|(i, _)| i as u32)
+                    .collect();
+                assert_eq!(out, want, "{count} patterns, payload {hay:?}");
             }
         }
     }
