@@ -23,6 +23,8 @@
 //! IP-only signatures are indexed by address (`AddrIndex`): sorted address intervals, each
 //! with the signatures covering it — the flattened form of a prefix trie.
 
+use std::sync::Arc;
+
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use crate::rules::ast::{AddrSet, PortSet};
@@ -146,28 +148,45 @@ fn quad(b: &[u8], at: usize) -> u32 {
     }
 }
 
-/// The bit of a four-byte key in a 65536-bit table.
-#[inline]
-fn quad_hash(k: u32) -> usize {
-    (k.wrapping_mul(0x9E37_79B1) >> 16) as usize
+/// The bit of a four-byte key in a table of `1 << (32 - shift)` bits.
+#[inline(always)]
+fn quad_hash(k: u32, shift: u32) -> usize {
+    (k.wrapping_mul(0x9E37_79B1) >> shift) as usize
 }
 
-/// The bits of `quad_hash` over the patterns' first four bytes, and for each set bit the
-/// heads with that hash, found by the bit's rank (a popcount) rather than by a search.
+/// The `shift` of a table for `keys` keys: 64 bits a key (so about 1.5% of them set, and
+/// as few positions hit by chance), from 4,096 bits (512 bytes) to 65,536 (8 KiB). Sized
+/// to its keys, a group's table stays small, in cache and out of the RSS budget: ET Open
+/// has some 200 distinct tables, most over a few dozen patterns. (256 bits a key took as
+/// many instructions on the ET Open replay of mixed-1m's first 100,000 packets; 65,536
+/// bits for every table took 5 MB more RSS.)
+fn table_shift(keys: usize) -> u32 {
+    let bits = (keys.max(1) * 64)
+        .next_power_of_two()
+        .clamp(1 << 12, 1 << 16);
+    32 - bits.trailing_zeros()
+}
+
+/// The bits of `quad_hash` over the keys, and for each set bit the heads with that hash,
+/// found by the bit's rank (a popcount) rather than by a search.
 struct QuadTable {
-    bits: [u64; 1024],
-    /// Set bits in the words before each word.
-    base: [u32; 1024],
+    shift: u32,
+    bits: Box<[u64]>,
+    /// Set bits in the words before each word (at most 65,472: the table has no more
+    /// than 65,536 bits).
+    base: Box<[u16]>,
     /// The heads of the set bit of rank r are `heads[first[r]..first[r + 1]]`.
     first: Vec<u32>,
 }
 
 impl QuadTable {
-    /// `hashes`: the hash of each head, ascending.
-    fn build(hashes: &[usize]) -> QuadTable {
+    /// `hashes`: the hash (`quad_hash` with `shift`) of each head, ascending.
+    fn build(shift: u32, hashes: &[usize]) -> QuadTable {
+        let words = (1usize << (32 - shift)) / 64;
         let mut t = QuadTable {
-            bits: [0; 1024],
-            base: [0; 1024],
+            shift,
+            bits: vec![0; words].into_boxed_slice(),
+            base: vec![0; words].into_boxed_slice(),
             first: Vec::new(),
         };
         for (i, &h) in hashes.iter().enumerate() {
@@ -177,12 +196,21 @@ impl QuadTable {
             }
         }
         t.first.push(hashes.len() as u32);
-        let mut n = 0;
+        let mut n = 0u32;
         for (b, w) in t.base.iter_mut().zip(&t.bits) {
-            *b = n;
+            *b = n as u16;
             n += w.count_ones();
         }
         t
+    }
+
+    fn memory_usage(&self) -> usize {
+        self.bits.len() * 10 + self.first.capacity() * 4
+    }
+
+    #[inline(always)]
+    fn hash(&self, k: u32) -> usize {
+        quad_hash(k, self.shift)
     }
 
     #[inline(always)]
@@ -194,7 +222,7 @@ impl QuadTable {
     #[inline]
     fn heads(&self, h: usize) -> std::ops::Range<usize> {
         let below = self.bits[h >> 6] & ((1u64 << (h & 63)) - 1);
-        let r = (self.base[h >> 6] + below.count_ones()) as usize;
+        let r = self.base[h >> 6] as usize + below.count_ones() as usize;
         self.first[r] as usize..self.first[r + 1] as usize
     }
 }
@@ -222,8 +250,9 @@ impl Bigram {
                 (k, i)
             })
             .collect();
+        let shift = table_shift(keyed.len());
         if table {
-            keyed.sort_unstable_by_key(|&(k, i)| (quad_hash(k), k, i));
+            keyed.sort_unstable_by_key(|&(k, i)| (quad_hash(k, shift), k, i));
         } else {
             keyed.sort_unstable();
         }
@@ -238,8 +267,8 @@ impl Bigram {
             }
         }
         let bits = table.then(|| {
-            let hashes: Vec<usize> = heads.iter().map(|h| quad_hash(h.0)).collect();
-            Box::new(QuadTable::build(&hashes))
+            let hashes: Vec<usize> = heads.iter().map(|h| quad_hash(h.0, shift)).collect();
+            Box::new(QuadTable::build(shift, &hashes))
         });
         Some(Bigram {
             teddy,
@@ -268,13 +297,14 @@ impl Sampled {
     /// Over `idx` (slot indexes whose patterns have at least `stride + 3` bytes).
     fn build(idx: &[u32], slots: &[Slot], patterns: &[Pattern], stride: usize) -> Sampled {
         let mut keyed: Vec<(usize, u32, u32, u32)> = Vec::new();
+        let shift = table_shift(idx.len() * stride);
         for &i in idx {
             let b = patterns[slots[i as usize].pat as usize]
                 .bytes
                 .to_ascii_lowercase();
             for j in 0..stride {
                 let k = quad(&b, j);
-                keyed.push((quad_hash(k), k, i, j as u32));
+                keyed.push((quad_hash(k, shift), k, i, j as u32));
             }
         }
         keyed.sort_unstable();
@@ -295,7 +325,7 @@ impl Sampled {
         }
         Sampled {
             stride,
-            bits: Box::new(QuadTable::build(&hashes)),
+            bits: Box::new(QuadTable::build(shift, &hashes)),
             heads,
             order,
         }
@@ -638,7 +668,7 @@ impl Matchers {
         if let Some(bits) = &b.bits {
             for (i, w) in f.windows(4).enumerate() {
                 let k = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-                let h = quad_hash(k);
+                let h = bits.hash(k);
                 if bits.hit(h) {
                     let heads = &b.heads[bits.heads(h)];
                     self.verify(b, heads, hay, i, k, patterns, found);
@@ -671,7 +701,7 @@ impl Matchers {
         let mut at = 0;
         while let Some(w) = f.get(at..at + 4) {
             let k = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-            let h = quad_hash(k);
+            let h = t.bits.hash(k);
             if t.bits.hit(h) {
                 self.verify_sampled(t, t.bits.heads(h), hay, at, k, patterns, found);
             }
@@ -796,11 +826,55 @@ struct Group {
 }
 
 impl Group {
-    fn build(entries: &[Entry], patterns: &[Pattern]) -> Group {
+    fn build(entries: &[Entry], patterns: &[Pattern], built: &mut Built) -> Group {
         Group {
-            packet: Side::build(entries.iter().filter(|e| e.in_packet), patterns, true),
-            stream: Side::build(entries.iter().filter(|e| e.in_stream), patterns, false),
+            packet: Side::build(
+                entries.iter().filter(|e| e.in_packet),
+                patterns,
+                true,
+                built,
+            ),
+            stream: Side::build(
+                entries.iter().filter(|e| e.in_stream),
+                patterns,
+                false,
+                built,
+            ),
         }
+    }
+}
+
+/// Matchers and anchored sets already built, by their members: groups of neighbouring
+/// ports, and the packet and stream sides of a group, often have the same ones (on ET
+/// Open, some 2 MB of tables, Teddy masks and anchor lists that would otherwise be
+/// repeated).
+#[derive(Default)]
+struct Built {
+    matchers: std::collections::HashMap<Vec<(u32, Option<u32>)>, Arc<Matchers>>,
+    anchored: std::collections::HashMap<Vec<(u32, u32, u32)>, Arc<Anchored>>,
+}
+
+impl Built {
+    fn matchers(
+        &mut self,
+        mut members: Vec<(u32, Option<u32>)>,
+        patterns: &[Pattern],
+    ) -> Arc<Matchers> {
+        members.sort_unstable();
+        members.dedup();
+        self.matchers
+            .entry(members)
+            .or_insert_with_key(|m| Arc::new(Matchers::build(m.clone(), patterns)))
+            .clone()
+    }
+
+    fn anchored(&mut self, mut fixed: Vec<(u32, u32, u32)>, patterns: &[Pattern]) -> Arc<Anchored> {
+        fixed.sort_unstable();
+        fixed.dedup();
+        self.anchored
+            .entry(fixed)
+            .or_insert_with_key(|f| Arc::new(Anchored::build(f.clone(), patterns)))
+            .clone()
     }
 }
 
@@ -811,10 +885,10 @@ impl Group {
 /// dsize bounds the payload. So: at one offset (`anchored`, compared there), within the
 /// first `head_len` bytes (`head`, searched that far), or anywhere (`anywhere`).
 struct Side {
-    anywhere: Matchers,
-    head: Matchers,
+    anywhere: Arc<Matchers>,
+    head: Arc<Matchers>,
     head_len: usize,
-    anchored: Anchored,
+    anchored: Arc<Anchored>,
 }
 
 impl Side {
@@ -823,6 +897,7 @@ impl Side {
         entries: impl Iterator<Item = &'a Entry>,
         patterns: &[Pattern],
         packet: bool,
+        built: &mut Built,
     ) -> Side {
         let (mut anywhere, mut head, mut fixed) = (Vec::new(), Vec::new(), Vec::new());
         let mut head_len = 0;
@@ -842,10 +917,10 @@ impl Side {
             }
         }
         Side {
-            anywhere: Matchers::build(anywhere, patterns),
-            head: Matchers::build(head, patterns),
+            anywhere: built.matchers(anywhere, patterns),
+            head: built.matchers(head, patterns),
             head_len,
-            anchored: Anchored::build(fixed, patterns),
+            anchored: built.anchored(fixed, patterns),
         }
     }
 
@@ -1036,6 +1111,7 @@ impl Prefilter {
         }
         let debug = std::env::var_os("RAVN_DEBUG_PREFILTER").is_some();
         let mut groups: Vec<Group> = Vec::new();
+        let mut built = Built::default();
         let mut table: Vec<[DirGroups; 3]> = (0..BUCKETS).map(|_| Default::default()).collect();
         for (b, row) in table.iter_mut().enumerate() {
             for (pd, dg) in row.iter_mut().enumerate() {
@@ -1062,6 +1138,7 @@ impl Prefilter {
                     continue;
                 }
                 let mut dedup: std::collections::HashMap<Vec<u32>, u32> = Default::default();
+                let built = &mut built;
                 let mut add_group = |members: Vec<Entry>, groups: &mut Vec<Group>| -> u32 {
                     let ids: Vec<u32> = members.iter().map(|e| e.sig).collect();
                     *dedup.entry(ids).or_insert_with(|| {
@@ -1072,7 +1149,7 @@ impl Prefilter {
                                 members.len()
                             );
                         }
-                        groups.push(Group::build(&members, &patterns));
+                        groups.push(Group::build(&members, &patterns, built));
                         (groups.len() - 1) as u32
                     })
                 };
@@ -1164,38 +1241,35 @@ impl Prefilter {
                         .filter_map(|b| b.as_ref())
                         .map(|b| {
                             b.teddy.as_ref().map_or(0, |t| t.memory_usage())
-                                + b.bits
-                                    .as_ref()
-                                    .map_or(0, |t| 16384 + t.first.capacity() * 4)
+                                + b.bits.as_ref().map_or(0, |t| t.memory_usage())
                                 + b.heads.capacity() * 12
                                 + b.order.capacity() * 4
                         })
                         .sum::<usize>()
                     + m.ac.as_ref().map_or(0, |a| a.memory_usage())
                     + m.sampled.as_ref().map_or(0, |t| {
-                        16384
-                            + t.bits.first.capacity() * 4
-                            + t.heads.capacity() * 12
-                            + t.order.capacity() * 8
+                        t.bits.memory_usage() + t.heads.capacity() * 12 + t.order.capacity() * 8
                     })
             };
-            let total: usize = groups
-                .iter()
-                .flat_map(|g| [&g.packet, &g.stream])
-                .map(|s| mem(&s.anywhere) + mem(&s.head))
-                .sum();
-            let teddy: usize = groups
-                .iter()
-                .flat_map(|g| [&g.packet, &g.stream])
-                .flat_map(|s| [&s.anywhere, &s.head])
+            // each shared matcher and anchored set once
+            let total: usize = built.matchers.values().map(|m| mem(m)).sum::<usize>()
+                + built
+                    .anchored
+                    .values()
+                    .map(|a| a.items.capacity() * 16 + a.offsets.capacity() * 44)
+                    .sum::<usize>();
+            let teddy: usize = built
+                .matchers
+                .values()
                 .flat_map(|m| [&m.bigram, &m.short])
                 .filter_map(|b| b.as_ref())
                 .flat_map(|b| b.teddy.iter())
                 .map(|t| t.memory_usage())
                 .sum();
             eprintln!(
-                "prefilter: {} groups, about {} bytes ({} in Teddy)",
+                "prefilter: {} groups, {} distinct matchers, about {} bytes ({} in Teddy)",
                 groups.len(),
+                built.matchers.len(),
                 total,
                 teddy
             );
