@@ -159,7 +159,7 @@ fn quad_hash(k: u32, shift: u32) -> usize {
 /// to its keys, a group's table stays small, in cache and out of the RSS budget: ET Open
 /// has some 200 distinct tables, most over a few dozen patterns. (256 bits a key took as
 /// many instructions on the ET Open replay of mixed-1m's first 100,000 packets; 65,536
-/// bits for every table took 5 MB more RSS.)
+/// bits for every table took 4 MB more RSS.)
 fn table_shift(keys: usize) -> u32 {
     let bits = (keys.max(1) * 64)
         .next_power_of_two()
