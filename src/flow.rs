@@ -526,8 +526,13 @@ impl FlowTable {
         stream: &StreamSettings,
     ) -> FlowTable {
         let max_flows = max_flows.max(1);
+        let slots: Vec<Option<Flow>> = Vec::with_capacity(max_flows);
+        huge_pages(
+            slots.as_ptr() as usize,
+            max_flows * std::mem::size_of::<Option<Flow>>(),
+        );
         FlowTable {
-            slots: Vec::with_capacity(max_flows),
+            slots,
             max_flows,
             index: hashbrown::HashTable::with_capacity(max_flows),
             hints: vec![NO_HINT; max_flows.next_power_of_two().min(MAX_HINTS)].into_boxed_slice(),
@@ -1297,11 +1302,86 @@ fn flow_id(key: &FlowKey, ts: Timestamp, seq: u64) -> u64 {
     h.finish() & ((1u64 << 51) - 1)
 }
 
+/// Ask the kernel for transparent huge pages under `len` bytes at `addr` (where THP is
+/// `madvise`, Debian's and Raspberry Pi OS's default): flows are looked up at random, and
+/// with 4 KiB pages nearly every lookup of a table of tens of megabytes would also miss
+/// the TLB. Only memory already reserved (not yet touched) is advised; failure is harmless.
+fn huge_pages(addr: usize, len: usize) {
+    const HUGE: usize = 2 << 20;
+    let start = addr.next_multiple_of(HUGE);
+    let end = (addr + len) & !(HUGE - 1);
+    if end > start {
+        // SAFETY: the range lies inside an allocation this table owns; MADV_HUGEPAGE
+        // changes how it is backed, not its contents or mapping.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::capture::{Frame, LinkType};
     use crate::decode::{Decoded, Decoder};
+
+    /// Where the kernel offers transparent huge pages on advice (`madvise` or `always`), a
+    /// reservation advised by `huge_pages` and then written is backed by 2 MiB pages, as
+    /// /proc/self/smaps reports for its mapping.
+    #[test]
+    fn advised_reservation_gets_huge_pages() {
+        // qemu-user takes the advice and ignores it
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/arch").unwrap_or_default();
+        if kernel.trim() != std::env::consts::ARCH {
+            eprintln!(
+                "skipped: a {} kernel runs this {} binary",
+                kernel.trim(),
+                std::env::consts::ARCH
+            );
+            return;
+        }
+        let mode = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+            .unwrap_or_default();
+        if !mode.contains("[madvise]") && !mode.contains("[always]") {
+            eprintln!(
+                "skipped: transparent huge pages are off here ({})",
+                mode.trim()
+            );
+            return;
+        }
+        let len = 16 << 20;
+        let mut v: Vec<u8> = Vec::with_capacity(len);
+        huge_pages(v.as_ptr() as usize, len);
+        v.resize(len, 1);
+        let addr = v.as_ptr() as usize;
+        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
+        // the AnonHugePages of the mappings over the vector (the advice splits its mapping)
+        let (mut huge_kb, mut found) = (0, false);
+        let mut inside = false;
+        for line in smaps.lines() {
+            if let Some((range, _)) = line.split_once(' ') {
+                if let Some((lo, hi)) = range.split_once('-') {
+                    if let (Ok(lo), Ok(hi)) =
+                        (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+                    {
+                        inside = lo < addr + len && addr < hi;
+                        found |= inside;
+                        continue;
+                    }
+                }
+            }
+            if let (true, Some(kb)) = (inside, line.strip_prefix("AnonHugePages:")) {
+                let kb = kb.trim().trim_end_matches("kB").trim();
+                huge_kb += kb.parse::<usize>().unwrap_or(0);
+            }
+        }
+        assert!(found, "no mapping in /proc/self/smaps holds the vector");
+        assert!(
+            huge_kb >= 2048,
+            "{huge_kb} kB of huge pages under the advised range"
+        );
+        assert_eq!(v[len - 1], 1);
+    }
 
     /// `bytes` as a raw-IP frame captured at second `secs`, decoded.
     fn decode_raw(dec: &mut Decoder, bytes: Vec<u8>, secs: i64) -> Decoded<'static> {
