@@ -122,21 +122,44 @@ struct Single {
     finder: memchr::memmem::Finder<'static>,
 }
 
-/// The positions where some pattern of a group may start: Teddy (one SIMD pass over the
-/// folded haystack for the lowercased patterns) when there are few enough patterns,
-/// else a 65536-bit table of the hashes of the patterns' first four bytes (case-folded)
-/// that rejects almost every position with one bit test. At a position found, the slots
-/// whose pattern starts with the bytes there (two for Teddy, four for the table) are
-/// compared in place.
+impl Single {
+    fn new(slot: u32, p: &Pattern) -> Single {
+        Single {
+            slot,
+            nocase: p.nocase,
+            finder: memchr::memmem::Finder::new(&p.bytes[..]).into_owned(),
+        }
+    }
+}
+
+/// The positions where some pattern of a group may start, from one Teddy pass
+/// (aho-corasick's packed SIMD searcher) over the folded haystack for the lowercased
+/// patterns. At a position found, the slots whose pattern starts with the two bytes there
+/// are compared in place.
 struct Bigram {
-    teddy: Option<aho_corasick::packed::Searcher>,
-    /// Only when there is no Teddy.
-    bits: Option<Box<QuadTable>>,
-    /// (key, first index into `order`, end); the key is the first two bytes with Teddy
-    /// (sorted by key), the first four (`quad`) with the table (sorted by hash, then key).
+    teddy: aho_corasick::packed::Searcher,
+    /// (first two bytes, first index into `order`, end), sorted.
     heads: Vec<(u32, u32, u32)>,
     /// Slot indexes grouped by pair.
     order: Vec<u32>,
+}
+
+/// `keyed`, sorted so that equal keys are neighbours, as runs: each key once with its
+/// range of the returned values, (key, first, end), and the values in order.
+fn runs_by_key<T>(
+    keyed: impl ExactSizeIterator<Item = (u32, T)>,
+) -> (Vec<(u32, u32, u32)>, Vec<T>) {
+    let mut heads: Vec<(u32, u32, u32)> = Vec::new();
+    let mut order = Vec::with_capacity(keyed.len());
+    for (k, v) in keyed {
+        let pos = order.len() as u32;
+        order.push(v);
+        match heads.last_mut() {
+            Some(h) if h.0 == k => h.2 = pos + 1,
+            _ => heads.push((k, pos, pos + 1)),
+        }
+    }
+    (heads, order)
 }
 
 /// Four bytes at `at` as a little-endian u32 (0 past the end).
@@ -228,62 +251,36 @@ impl QuadTable {
 }
 
 impl Bigram {
-    /// Over `idx` (slot indexes whose patterns have ≥ 2 bytes): Teddy when it can be
-    /// built, else the bit table when `bits_ok`, else None.
-    /// With `bits_ok`, every pattern of `idx` has ≥ 4 bytes.
-    fn build(idx: &[u32], slots: &[Slot], patterns: &[Pattern], bits_ok: bool) -> Option<Bigram> {
+    /// Over `idx` (slot indexes whose patterns have ≥ 2 bytes); None when Teddy cannot be
+    /// built.
+    fn build(idx: &[u32], slots: &[Slot], patterns: &[Pattern]) -> Option<Bigram> {
         let pat = |i: u32| &patterns[slots[i as usize].pat as usize].bytes;
-        let teddy = teddy_for(idx.iter().map(|&i| &pat(i)[..]));
-        if teddy.is_none() && !bits_ok {
-            return None;
-        }
-        let table = teddy.is_none();
+        let teddy = teddy_for(idx.iter().map(|&i| &pat(i)[..]))?;
         let mut keyed: Vec<(u32, u32)> = idx
             .iter()
             .map(|&i| {
-                let b = pat(i).to_ascii_lowercase();
-                let k = if table {
-                    quad(&b, 0)
-                } else {
-                    ((b[0] as u32) << 8) | b[1] as u32
-                };
+                let b = pat(i);
+                let k = ((fold(b[0]) as u32) << 8) | fold(b[1]) as u32;
                 (k, i)
             })
             .collect();
-        let shift = table_shift(keyed.len());
-        if table {
-            keyed.sort_unstable_by_key(|&(k, i)| (quad_hash(k, shift), k, i));
-        } else {
-            keyed.sort_unstable();
-        }
-        let mut heads: Vec<(u32, u32, u32)> = Vec::new();
-        let mut order = Vec::with_capacity(keyed.len());
-        for (k, i) in keyed {
-            let pos = order.len() as u32;
-            order.push(i);
-            match heads.last_mut() {
-                Some(h) if h.0 == k => h.2 = pos + 1,
-                _ => heads.push((k, pos, pos + 1)),
-            }
-        }
-        let bits = table.then(|| {
-            let hashes: Vec<usize> = heads.iter().map(|h| quad_hash(h.0, shift)).collect();
-            Box::new(QuadTable::build(shift, &hashes))
-        });
+        keyed.sort_unstable();
+        let (heads, order) = runs_by_key(keyed.into_iter());
         Some(Bigram {
             teddy,
-            bits,
             heads,
             order,
         })
     }
 }
 
-/// Long patterns found by testing one position in `stride` (Wu and Manber's sampling,
-/// over four-byte keys): a pattern of at least `stride + 3` bytes has a key at each of its
+/// Patterns found by testing one position in `stride` (Wu and Manber's sampling, over
+/// four-byte keys): a pattern of at least `stride + 3` bytes has a key at each of its
 /// offsets `0..stride`, so every occurrence puts one of them at a multiple of `stride`.
-/// The table holds the hashes of all those keys; at a sampled position whose key is in
-/// it, each pattern with that key at offset `j` is compared `j` bytes back.
+/// The table holds the hashes of all those keys, and rejects almost every position with
+/// one bit test; at a tested position whose key is in it, each pattern with that key at
+/// offset `j` is compared `j` bytes back. With stride 1 it is the plain bit table of the
+/// patterns' first four bytes, tested at every position.
 struct Sampled {
     stride: usize,
     bits: Box<QuadTable>,
@@ -309,26 +306,26 @@ impl Sampled {
         }
         keyed.sort_unstable();
         keyed.dedup();
-        let mut heads: Vec<(u32, u32, u32)> = Vec::new();
-        let mut order = Vec::with_capacity(keyed.len());
-        let mut hashes = Vec::new();
-        for (h, k, i, j) in keyed {
-            let pos = order.len() as u32;
-            order.push((i, j));
-            match heads.last_mut() {
-                Some(last) if last.0 == k => last.2 = pos + 1,
-                _ => {
-                    heads.push((k, pos, pos + 1));
-                    hashes.push(h);
-                }
-            }
-        }
+        let (heads, order) = runs_by_key(keyed.into_iter().map(|(_, k, i, j)| (k, (i, j))));
+        let hashes: Vec<usize> = heads.iter().map(|h| quad_hash(h.0, shift)).collect();
         Sampled {
             stride,
             bits: Box::new(QuadTable::build(shift, &hashes)),
             heads,
             order,
         }
+    }
+
+    /// How many patterns it holds.
+    fn patterns(&self) -> usize {
+        let mut slots: Vec<u32> = self.order.iter().map(|o| o.0).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        slots.len()
+    }
+
+    fn memory_usage(&self) -> usize {
+        self.bits.memory_usage() + self.heads.capacity() * 12 + self.order.capacity() * 8
     }
 }
 
@@ -478,8 +475,9 @@ struct Matchers {
     always: Vec<u32>,
     singles: Vec<Single>,
     bigram: Option<Bigram>,
-    /// The long patterns, when sampling them costs less than one pass over them all.
-    sampled: Option<Sampled>,
+    /// Bit tables: over the long patterns when sampling them costs less than one pass
+    /// over them all, and over the others (every position) when Teddy cannot take them.
+    tables: Vec<Sampled>,
     /// Teddy over the short patterns (2 or 3 bytes), when there are several.
     short: Option<Bigram>,
     /// Over the slots' patterns (case folded; verification checks case later).
@@ -521,16 +519,12 @@ impl Matchers {
         for (i, s) in slots.iter().enumerate() {
             let p = pat(s);
             if few || p.bytes.len() <= SHORT_PATTERN {
-                singles.push(Single {
-                    slot: i as u32,
-                    nocase: p.nocase,
-                    finder: memchr::memmem::Finder::new(&p.bytes[..]).into_owned(),
-                });
+                singles.push(Single::new(i as u32, p));
             } else {
                 rest.push(i as u32);
             }
         }
-        let (mut bigram, mut sampled, mut ac, mut ac_slots) = (None, None, None, Vec::new());
+        let (mut bigram, mut tables, mut ac, mut ac_slots) = (None, Vec::new(), None, Vec::new());
         if rest.len() > BIGRAM_MAX {
             let pats: Vec<&[u8]> = rest
                 .iter()
@@ -558,20 +552,20 @@ impl Matchers {
             let lens: Vec<usize> = rest.iter().map(len).collect();
             if let Some(l) = sampling_split(&lens) {
                 let (long, short): (Vec<u32>, Vec<u32>) = rest.iter().partition(|i| len(i) >= l);
-                sampled = Some(Sampled::build(&long, &slots, patterns, l - 3));
+                tables.push(Sampled::build(&long, &slots, patterns, l - 3));
                 rest = short;
             }
             if rest.len() <= SINGLES_MAX {
-                for &i in &rest {
-                    let p = pat(&slots[i as usize]);
-                    singles.push(Single {
-                        slot: i,
-                        nocase: p.nocase,
-                        finder: memchr::memmem::Finder::new(&p.bytes[..]).into_owned(),
-                    });
-                }
+                singles.extend(
+                    rest.iter()
+                        .map(|&i| Single::new(i, pat(&slots[i as usize]))),
+                );
             } else {
-                bigram = Bigram::build(&rest, &slots, patterns, true);
+                bigram = Bigram::build(&rest, &slots, patterns);
+                if bigram.is_none() {
+                    // no Teddy here (or too many patterns): the bit table at every position
+                    tables.push(Sampled::build(&rest, &slots, patterns, 1));
+                }
             }
         }
         // the short patterns in one Teddy pass of their own rather than one search each
@@ -582,7 +576,7 @@ impl Matchers {
             .collect();
         let mut short = None;
         if shorts.len() >= 2 {
-            short = Bigram::build(&shorts, &slots, patterns, false);
+            short = Bigram::build(&shorts, &slots, patterns);
             if short.is_some() {
                 singles.retain(|s| !shorts.contains(&s.slot));
             }
@@ -591,7 +585,7 @@ impl Matchers {
             always,
             singles,
             bigram,
-            sampled,
+            tables,
             short,
             ac,
             ac_slots,
@@ -643,7 +637,7 @@ impl Matchers {
         if let Some(b) = &self.bigram {
             self.scan(b, hay, patterns, found);
         }
-        if let Some(t) = &self.sampled {
+        for t in &self.tables {
             self.scan_sampled(t, hay, patterns, found);
         }
         if let Some(b) = &self.short {
@@ -660,39 +654,29 @@ impl Matchers {
         }
     }
 
+    /// Every position where some pattern occurs, in order: leftmost search from just
+    /// after the previous hit, then all patterns sharing the pair there are compared (a
+    /// leftmost match hides others starting at the same place).
     fn scan(&self, b: &Bigram, hay: Hay<'_>, patterns: &[Pattern], found: &mut Found<'_>) {
         let f = hay.folded;
-        if f.len() < 2 {
-            return;
-        }
-        if let Some(bits) = &b.bits {
-            for (i, w) in f.windows(4).enumerate() {
-                let k = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-                let h = bits.hash(k);
-                if bits.hit(h) {
-                    let heads = &b.heads[bits.heads(h)];
-                    self.verify(b, heads, hay, i, k, patterns, found);
+        let mut at = 0;
+        while at + 1 < f.len() {
+            let Some(m) = b.teddy.find_in(f, aho_corasick::Span::from(at..f.len())) else {
+                break;
+            };
+            let p = m.start();
+            let k = ((f[p] as u32) << 8) | f.get(p + 1).copied().unwrap_or(0) as u32;
+            if let Ok(h) = b.heads.binary_search_by_key(&k, |h| h.0) {
+                let (_, lo, hi) = b.heads[h];
+                for &i in &b.order[lo as usize..hi as usize] {
+                    if self.slot_open(i, found)
+                        && hay.has_at(p, &patterns[self.slots[i as usize].pat as usize])
+                    {
+                        self.take_slot(i, found);
+                    }
                 }
             }
-            return;
-        }
-        // every position where some pattern occurs, in order: leftmost search from just
-        // after the previous hit, then all patterns sharing the pair there are compared
-        // (a leftmost match hides others starting at the same place)
-        if let Some(t) = &b.teddy {
-            let mut at = 0;
-            while at + 1 < f.len() {
-                let Some(m) = t.find_in(f, aho_corasick::Span::from(at..f.len())) else {
-                    break;
-                };
-                let p = m.start();
-                let k = ((f[p] as u32) << 8) | f.get(p + 1).copied().unwrap_or(0) as u32;
-                if let Ok(h) = b.heads.binary_search_by_key(&k, |h| h.0) {
-                    let heads = &b.heads[h..h + 1];
-                    self.verify(b, heads, hay, p, k, patterns, found);
-                }
-                at = p + 1;
-            }
+            at = p + 1;
         }
     }
 
@@ -740,58 +724,20 @@ impl Matchers {
         }
     }
 
-    /// The key `k` (pair or quad) at `at` may start a pattern: compare the slots of those
-    /// of `heads` with that key.
-    #[inline(never)]
-    #[allow(clippy::too_many_arguments)]
-    fn verify(
-        &self,
-        b: &Bigram,
-        heads: &[(u32, u32, u32)],
-        hay: Hay<'_>,
-        at: usize,
-        k: u32,
-        patterns: &[Pattern],
-        found: &mut Found<'_>,
-    ) {
-        for &(key, lo, hi) in heads {
-            if key != k {
-                continue;
-            }
-            for &i in &b.order[lo as usize..hi as usize] {
-                if !self.slot_open(i, found) {
-                    continue;
-                }
-                if hay.has_at(at, &patterns[self.slots[i as usize].pat as usize]) {
-                    self.take_slot(i, found);
-                }
-            }
-        }
-    }
-
     fn describe(&self) -> String {
+        // the patterns of the tables tested at every position, and of the sampled ones
+        let (every, sampled): (Vec<&Sampled>, Vec<&Sampled>) =
+            self.tables.iter().partition(|t| t.stride == 1);
+        let count = |ts: &[&Sampled]| ts.iter().map(|t| t.patterns()).sum::<usize>();
         format!(
             "{} patterns ({} singles, {} short, {} teddy, {} bit table, {} sampled every {}, {} AC), {} always",
             self.slots.len(),
             self.singles.len(),
             self.short.as_ref().map_or(0, |b| b.order.len()),
-            self.bigram
-                .as_ref()
-                .map_or(0, |b| b.teddy.as_ref().map_or(0, |_| b.order.len())),
-            self.bigram.as_ref().map_or(0, |b| {
-                if b.bits.is_some() {
-                    b.order.len()
-                } else {
-                    0
-                }
-            }),
-            self.sampled.as_ref().map_or(0, |t| {
-                let mut slots: Vec<u32> = t.order.iter().map(|o| o.0).collect();
-                slots.sort_unstable();
-                slots.dedup();
-                slots.len()
-            }),
-            self.sampled.as_ref().map_or(0, |t| t.stride),
+            self.bigram.as_ref().map_or(0, |b| b.order.len()),
+            count(&every),
+            count(&sampled),
+            sampled.first().map_or(0, |t| t.stride),
             self.ac_slots.len(),
             self.always.len()
         )
@@ -1258,16 +1204,13 @@ impl Prefilter {
                         .iter()
                         .filter_map(|b| b.as_ref())
                         .map(|b| {
-                            b.teddy.as_ref().map_or(0, |t| t.memory_usage())
-                                + b.bits.as_ref().map_or(0, |t| t.memory_usage())
+                            b.teddy.memory_usage()
                                 + b.heads.capacity() * 12
                                 + b.order.capacity() * 4
                         })
                         .sum::<usize>()
                     + m.ac.as_ref().map_or(0, |a| a.memory_usage())
-                    + m.sampled.as_ref().map_or(0, |t| {
-                        t.bits.memory_usage() + t.heads.capacity() * 12 + t.order.capacity() * 8
-                    })
+                    + m.tables.iter().map(Sampled::memory_usage).sum::<usize>()
             };
             // each shared matcher and anchored set once
             let total: usize = built.matchers.values().map(|m| mem(m)).sum::<usize>()
@@ -1281,8 +1224,7 @@ impl Prefilter {
                 .values()
                 .flat_map(|m| [&m.bigram, &m.short])
                 .filter_map(|b| b.as_ref())
-                .flat_map(|b| b.teddy.iter())
-                .map(|t| t.memory_usage())
+                .map(|b| b.teddy.memory_usage())
                 .sum();
             eprintln!(
                 "prefilter: {} groups, {} distinct matchers, about {} bytes ({} in Teddy)",
@@ -1806,7 +1748,7 @@ mod tests {
             let strides: Vec<usize> = pf
                 .groups
                 .iter()
-                .filter_map(|g| g.stream.anywhere.sampled.as_ref())
+                .flat_map(|g| g.stream.anywhere.tables.iter())
                 .map(|t| t.stride)
                 .collect();
             // (with fewer patterns, one Teddy pass can cost less)
