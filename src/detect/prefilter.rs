@@ -835,9 +835,6 @@ struct Side {
     head: Arc<Matchers>,
     head_len: usize,
     anchored: Arc<Anchored>,
-    /// Which of the three have members, kept here so that a packet does not reach into
-    /// shared matchers it has nothing to do with (bits 0, 1, 2: anywhere, head, anchored).
-    used: u8,
 }
 
 impl Side {
@@ -865,44 +862,29 @@ impl Side {
                 _ => anywhere.push((e.sig, e.pat)),
             }
         }
-        let (anywhere, head) = (
-            built.matchers(anywhere, patterns),
-            built.matchers(head, patterns),
-        );
-        let anchored = built.anchored(fixed, patterns);
-        let used = u8::from(!anywhere.is_empty())
-            | u8::from(!head.is_empty()) << 1
-            | u8::from(!anchored.items.is_empty()) << 2;
         Side {
-            anywhere,
-            head,
+            anywhere: built.matchers(anywhere, patterns),
+            head: built.matchers(head, patterns),
             head_len,
-            anchored,
-            used,
+            anchored: built.anchored(fixed, patterns),
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.used == 0
+        self.anywhere.is_empty() && self.head.is_empty() && self.anchored.items.is_empty()
     }
 
     /// Every signature whose fast pattern is where it can be in `hay` (and every one
     /// without a fast pattern) that is not stamped yet: stamped and pushed to `out`.
     fn visit(&self, hay: Hay<'_>, patterns: &[Pattern], found: &mut Found<'_>) {
-        if self.used & 1 != 0 {
-            self.anywhere.visit(hay, patterns, found);
-        }
-        if self.used & 2 != 0 {
-            let n = hay.orig.len().min(self.head_len);
-            let head = Hay {
-                orig: &hay.orig[..n],
-                folded: &hay.folded[..n],
-            };
-            self.head.visit(head, patterns, found);
-        }
-        if self.used & 4 != 0 {
-            self.anchored.visit(hay, patterns, found);
-        }
+        self.anywhere.visit(hay, patterns, found);
+        let n = hay.orig.len().min(self.head_len);
+        let head = Hay {
+            orig: &hay.orig[..n],
+            folded: &hay.folded[..n],
+        };
+        self.head.visit(head, patterns, found);
+        self.anchored.visit(hay, patterns, found);
     }
 
     fn describe(&self) -> String {
