@@ -1356,23 +1356,25 @@ mod tests {
         let addr = v.as_ptr() as usize;
         let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
         // the AnonHugePages of the mappings over the vector (the advice splits its mapping)
-        let (mut huge_kb, mut found) = (0, false);
-        let mut inside = false;
+        let range = |line: &str| {
+            let (lo, hi) = line.split_once(' ')?.0.split_once('-')?;
+            Some((
+                usize::from_str_radix(lo, 16).ok()?,
+                usize::from_str_radix(hi, 16).ok()?,
+            ))
+        };
+        let (mut huge_kb, mut found, mut inside) = (0, false, false);
         for line in smaps.lines() {
-            if let Some((range, _)) = line.split_once(' ') {
-                if let Some((lo, hi)) = range.split_once('-') {
-                    if let (Ok(lo), Ok(hi)) =
-                        (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
-                    {
-                        inside = lo < addr + len && addr < hi;
-                        found |= inside;
-                        continue;
-                    }
-                }
-            }
-            if let (true, Some(kb)) = (inside, line.strip_prefix("AnonHugePages:")) {
-                let kb = kb.trim().trim_end_matches("kB").trim();
-                huge_kb += kb.parse::<usize>().unwrap_or(0);
+            if let Some((lo, hi)) = range(line) {
+                inside = lo < addr + len && addr < hi;
+                found |= inside;
+            } else if let (true, Some(kb)) = (inside, line.strip_prefix("AnonHugePages:")) {
+                huge_kb += kb
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<usize>()
+                    .unwrap_or(0);
             }
         }
         assert!(found, "no mapping in /proc/self/smaps holds the vector");

@@ -1658,6 +1658,14 @@ mod tests {
         })
     }
 
+    /// The indexes of the patterns of `fps` (pattern, nocase) that occur in `hay`.
+    fn occurring(fps: &[(Vec<u8>, bool)], hay: &[u8]) -> Vec<u32> {
+        let occurs = |p: &[u8], nocase: bool| (0..hay.len()).any(|s| occurs_at(hay, p, nocase, s));
+        (0..fps.len() as u32)
+            .filter(|&i| occurs(&fps[i as usize].0, fps[i as usize].1))
+            .collect()
+    }
+
     /// Groups of every matcher kind (singles, Teddy passes, the bit-table loop, Aho-Corasick)
     /// name every signature whose pattern occurs (exactly those, but for Aho-Corasick, which
     /// folds case for all and leaves the case check to verification).
@@ -1682,14 +1690,7 @@ mod tests {
                 let len = (next() % 64) as usize;
                 let hay = draw(&mut next, alphabet, len);
                 candidates_for(&mut pf, &hay, &mut out);
-                let want: Vec<u32> = fps
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, (p, nocase))| {
-                        (0..hay.len()).any(|s| occurs_at(&hay, p, *nocase, s))
-                    })
-                    .map(|(i, _)| i as u32)
-                    .collect();
+                let want = occurring(&fps, &hay);
                 if count > BIGRAM_MAX {
                     // Aho-Corasick folds case for every pattern: a superset, verified later
                     assert!(
@@ -1757,14 +1758,7 @@ mod tests {
                     }
                 }
                 candidates_for(&mut pf, &hay, &mut out);
-                let want: Vec<u32> = fps
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, (p, nocase))| {
-                        (0..hay.len()).any(|s| occurs_at(&hay, p, *nocase, s))
-                    })
-                    .map(|(i, _)| i as u32)
-                    .collect();
+                let want = occurring(&fps, &hay);
                 assert_eq!(out, want, "{count} patterns, payload {hay:?}");
             }
         }
