@@ -490,12 +490,11 @@ struct Matchers {
 }
 
 impl Matchers {
-    /// `members`: (signature, pattern index or None).
-    fn build(mut members: Vec<(u32, Option<u32>)>, patterns: &[Pattern]) -> Matchers {
-        members.sort_unstable();
+    /// `members`: (signature, pattern index or None), sorted.
+    fn build(members: &[(u32, Option<u32>)], patterns: &[Pattern]) -> Matchers {
         let mut always = Vec::new();
         let mut by_pat: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
-        for (sig, p) in members {
+        for &(sig, p) in members {
             match p {
                 Some(p) => by_pat.entry(p).or_default().push(sig),
                 None => always.push(sig),
@@ -810,7 +809,7 @@ impl Built {
         members.dedup();
         self.matchers
             .entry(members)
-            .or_insert_with_key(|m| Arc::new(Matchers::build(m.clone(), patterns)))
+            .or_insert_with_key(|m| Arc::new(Matchers::build(m, patterns)))
             .clone()
     }
 
@@ -819,7 +818,7 @@ impl Built {
         fixed.dedup();
         self.anchored
             .entry(fixed)
-            .or_insert_with_key(|f| Arc::new(Anchored::build(f.clone(), patterns)))
+            .or_insert_with_key(|f| Arc::new(Anchored::build(f, patterns)))
             .clone()
     }
 }
@@ -920,10 +919,10 @@ struct AnchorOffset {
 
 impl Anchored {
     /// `fixed`: (offset, pattern index, signature).
-    fn build(fixed: Vec<(u32, u32, u32)>, patterns: &[Pattern]) -> Anchored {
+    fn build(fixed: &[(u32, u32, u32)], patterns: &[Pattern]) -> Anchored {
         let mut items: Vec<(u32, u8, u32, u32)> = fixed
-            .into_iter()
-            .map(|(at, pat, sig)| (at, fold(patterns[pat as usize].bytes[0]), pat, sig))
+            .iter()
+            .map(|&(at, pat, sig)| (at, fold(patterns[pat as usize].bytes[0]), pat, sig))
             .collect();
         items.sort_unstable();
         items.dedup();
